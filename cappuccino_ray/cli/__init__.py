@@ -17,7 +17,12 @@ from cappuccino_ray.errors import CappuccinoError
 
 __all__ = ["main"]
 
-_COMMAND_MODULES: tuple[str, ...] = ("cappuccino_ray.cli.data",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "cappuccino_ray.cli.data",
+    "cappuccino_ray.cli.search",
+    "cappuccino_ray.cli.ops",
+    "cappuccino_ray.cli.report",
+)
 EXIT_USER_ERROR = 2
 
 
