@@ -44,6 +44,8 @@ class DataConfig:
     """``ffill`` fills gaps with flat, zero-volume, not-tradable bars; ``refuse`` raises."""
     max_gap_bars: int = field(default=48, metadata=bounds(ge=0))
     """Largest gap (in missing bars) that ``ffill`` repairs; a longer gap is an error."""
+    align_policy: Literal["refuse", "trim"] = "refuse"
+    """Symbols covering different periods: ``refuse`` raises; ``trim`` keeps the period all cover."""
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     """Synthetic market settings."""
 

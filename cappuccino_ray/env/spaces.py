@@ -1,0 +1,93 @@
+"""Observation layout and the action mappings of ``CryptoTrading-v0``.
+
+Observation (float32, flat): for each asset ``i`` in order, a block of
+``2 + F * lookback`` numbers::
+
+    [weight_i, age_fraction_i, x[t-k+1, i, 0..F-1], ..., x[t, i, 0..F-1]]
+
+``weight_i`` = value of asset i / portfolio value at bar t's close (in
+[0, 1]); ``age_fraction_i`` = min(age_i / max_hold_bars, 1); the features of
+the ``k = lookback`` bars ending at t, oldest first, each in the feature
+set's order (7 base, then 4 rolling), clipped to ``[-obs_clip, obs_clip]``.
+Size: ``n_assets * (2 + F * lookback)`` (63 for 7 assets, F = 7, lookback 1;
+91 with the rolling features).
+
+Continuous actions: ``a`` in ``[-1, 1]^n`` -> ``w = clip(a, 0, 1)``, then
+``w /= max(1, sum(w))``: long-only weights summing to at most 1, the rest
+in cash; ``a <= 0`` closes the asset.
+
+Discrete actions: ``Discrete(n * levels)``; action ``a`` is asset
+``a // levels`` at level ``a % levels``. Level 0 holds (no order at all,
+for any asset: the do-nothing action); level ``j >= 1`` sets that asset's
+target weight to ``(j - 1) / (levels - 2)`` (10 levels: 0, 1/8, ..., 1),
+keeping the other assets' weights; buys are limited by the cash available.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from cappuccino_ray.errors import ConfigError
+
+__all__ = [
+    "action_space",
+    "continuous_to_weights",
+    "discrete_to_weights",
+    "observation_bounds",
+    "observation_size",
+]
+
+
+def observation_size(n_assets: int, n_features: int, lookback: int) -> int:
+    """Length of the flat observation: ``n_assets * (2 + n_features * lookback)``."""
+    return n_assets * (2 + n_features * lookback)
+
+
+def observation_bounds(n_assets: int, n_features: int, lookback: int, clip: float) -> spaces.Box:
+    """The observation Box: weights and ages in [0, 1], features in [-clip, clip]."""
+    per = 2 + n_features * lookback
+    low = np.full((n_assets, per), -clip, dtype=np.float32)
+    high = np.full((n_assets, per), clip, dtype=np.float32)
+    low[:, :2] = 0.0
+    high[:, :2] = 1.0
+    return spaces.Box(low=low.ravel(), high=high.ravel(), dtype=np.float32)
+
+
+def action_space(n_assets: int, mode: str, levels: int) -> spaces.Space:
+    """``Box([-1, 1]^n)`` (continuous) or ``Discrete(n * levels)`` (discrete)."""
+    if mode == "continuous":
+        return spaces.Box(low=-1.0, high=1.0, shape=(n_assets,), dtype=np.float32)
+    if mode == "discrete":
+        return spaces.Discrete(n_assets * levels)
+    raise ConfigError(f"action_mode {mode!r} is unknown; use 'continuous' or 'discrete'")
+
+
+def continuous_to_weights(actions: np.ndarray) -> np.ndarray:
+    """Map a batch of Box actions ``(B, n)`` to target weights ``(B, n)``.
+
+    ``w = clip(a, 0, 1) / max(1, sum(clip(a, 0, 1)))``; ``NaN`` actions count as 0.
+    """
+    w = np.fmax(np.asarray(actions, dtype=np.float64), 0.0)  # fmax maps NaN to 0
+    np.fmin(w, 1.0, out=w)
+    total = w.sum(axis=1)
+    np.maximum(total, 1.0, out=total)
+    w /= total[:, None]
+    return w
+
+
+def discrete_to_weights(actions: np.ndarray, n_assets: int, levels: int) -> np.ndarray:
+    """Map a batch of discrete actions ``(B,)`` to targets ``(B, n)`` (``NaN`` = hold).
+
+    Raises:
+        ConfigError: If an action is outside ``0 .. n_assets * levels - 1``.
+    """
+    a = np.asarray(actions, dtype=np.int64).reshape(-1)
+    if a.size and (a.min() < 0 or a.max() >= n_assets * levels):
+        raise ConfigError(f"discrete action outside 0..{n_assets * levels - 1}: {a}")
+    asset, level = np.divmod(a, levels)
+    out = np.full((len(a), n_assets), np.nan)
+    act = level > 0
+    rows = np.nonzero(act)[0]
+    out[rows, asset[act]] = (level[act] - 1) / (levels - 2)
+    return out

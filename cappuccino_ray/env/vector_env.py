@@ -1,0 +1,153 @@
+"""``CryptoTradingVectorEnv``: ``num_envs`` accounts of the core stepped in one numpy call.
+
+Copy ``i`` draws its episode starts from its own generator, seeded
+``seed + i`` by ``reset(seed=seed)``, so it behaves exactly like a
+:class:`~cappuccino_ray.env.trading_env.CryptoTradingEnv` reset with
+``seed + i``. Autoreset is Gymnasium's default next-step mode: the step after
+a copy's episode ends ignores its action and returns its reset observation,
+reward 0 and the reset's info.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from cappuccino_ray.env.core import MarketCore, StepResult
+from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup, sample_episode
+from cappuccino_ray.env.spaces import (
+    action_space,
+    continuous_to_weights,
+    discrete_to_weights,
+    observation_bounds,
+)
+from cappuccino_ray.env.trading_env import merge_config, reset_info
+from cappuccino_ray.errors import ConfigError
+
+__all__ = ["CryptoTradingVectorEnv"]
+
+
+class CryptoTradingVectorEnv(VectorEnv):
+    """A batch of ``CryptoTrading-v0`` copies over one market.
+
+    Args:
+        num_envs: Number of copies.
+        env_config: The ``env_config`` dict (RLlib may add ``num_envs`` to it).
+        **kwargs: The same keys as keyword arguments.
+    """
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # noqa: RUF012
+
+    def __init__(self, num_envs: int = 1, env_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Validate the config and build the ``num_envs``-account core."""
+        cfg = merge_config(env_config, kwargs)
+        num_envs = int(cfg.pop("num_envs", num_envs))
+        cfg.pop("max_episode_steps", None)
+        if num_envs < 1:
+            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        self.setup: EnvSetup = build_setup(cfg)
+        s = self.setup.settings
+        md = self.setup.market
+        self.num_envs = num_envs
+        self.n_assets = md.n_assets
+        self.single_observation_space = observation_bounds(
+            md.n_assets, self.setup.n_features, s.lookback, s.obs_clip
+        )
+        self.single_action_space = action_space(md.n_assets, s.action_mode, s.discrete_levels)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._core = MarketCore(
+            md.open, md.close, md.tradable, self.setup.fee_model, self.setup.params, n_copies=num_envs
+        )
+        self._observer = Observer(self.setup.features, s.lookback)
+        self._rngs: list[np.random.Generator] | None = None
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._all = np.arange(num_envs)
+
+    def targets(self, actions: Any) -> np.ndarray:
+        """Target weights ``(num_envs, n)`` of a batch of actions (``NaN`` = hold)."""
+        s = self.setup.settings
+        if s.action_mode == "discrete":
+            return discrete_to_weights(np.asarray(actions), self.n_assets, s.discrete_levels)
+        return continuous_to_weights(np.asarray(actions).reshape(self.num_envs, self.n_assets))
+
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        assert self._rngs is not None
+        s = self.setup
+        bounds = [sample_episode(self._rngs[i], s.segments, s.settings.episode_bars, s.mode) for i in rows]
+        starts = np.array([a for a, _ in bounds], dtype=np.int64)
+        ends = np.array([b for _, b in bounds], dtype=np.int64)
+        self._core.reset_copies(rows, starts, ends)
+
+    def _observe(self) -> np.ndarray:
+        c = self._core
+        return self._observer.build(c.bar, c.weights, c.age_fraction())
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every copy; ``seed`` (an int) seeds copy ``i`` with ``seed + i``."""
+        if isinstance(seed, list):
+            if len(seed) != self.num_envs:
+                raise ConfigError(f"reset got {len(seed)} seeds for {self.num_envs} copies")
+            self._rngs = [seeding.np_random(sd)[0] for sd in seed]
+        elif seed is not None:
+            self._rngs = [seeding.np_random(seed + i)[0] for i in range(self.num_envs)]
+        elif self._rngs is None:
+            self._rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
+        self._reset_rows(self._all)
+        self._autoreset[:] = False
+        infos = [reset_info(self._core, i) for i in range(self.num_envs)]
+        return self._observe(), _stack_infos(infos)
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every copy; copies whose episode ended last step are reset instead."""
+        res = self._core.step(self.targets(actions).T)
+        reward = res.reward
+        truncated = res.done.copy()
+        info = _result_info(res)
+        rows = np.nonzero(self._autoreset)[0]
+        if len(rows):
+            self._reset_rows(rows)
+            reward[rows] = 0.0
+            truncated[rows] = False
+            for i in rows:
+                for key, value in reset_info(self._core, int(i)).items():
+                    info[key][i] = value
+        self._autoreset = truncated
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        return self._observe(), reward, terminated, truncated, info
+
+
+def _result_info(res: StepResult) -> dict[str, Any]:
+    # value, cash, weights and bar are the core's state arrays: copy them.
+    info: dict[str, Any] = {
+        "portfolio_value": res.value.copy(),
+        "benchmark_value": res.benchmark_value,
+        "cash": res.cash.copy(),
+        "weights": res.weights.T.copy(),
+        "fees": res.fees,
+        "traded_value": res.traded,
+        "n_trades": res.n_trades,
+        "forced_sales": res.n_forced,
+        "forced_assets": res.forced.T.copy(),
+        "fee_tier": res.tier,
+        "fee_rate": res.rate,
+        "volume_30d": res.volume_30d,
+        "bar": res.bar.copy(),
+    }
+    mask = np.ones(len(res.value), dtype=bool)
+    info.update({f"_{k}": mask for k in list(info)})
+    return info
+
+
+def _stack_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: np.array([d[k] for d in infos]) for k in infos[0]}
+    mask = np.ones(len(infos), dtype=bool)
+    out.update({f"_{k}": mask for k in list(out)})
+    return out

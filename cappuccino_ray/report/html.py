@@ -1,0 +1,341 @@
+"""The self-contained HTML report of a run: key numbers, plots as embedded PNG, verdicts.
+
+:func:`write_report` reads a run folder (Tune trials + the job's JSON files +
+the hold-out series), builds every section it has data for, says which parts
+are missing (a phase-1-only run still gets a report) and writes
+``report.html`` atomically into the run folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cappuccino_ray.report import plots
+from cappuccino_ray.report.analysis import (
+    cells_from_json,
+    cells_from_trials,
+    dsr_verdict,
+    param_importances,
+    pbo_verdict,
+)
+from cappuccino_ray.report.artifacts import RunArtifacts, load_artifacts, write_atomic
+from cappuccino_ray.report.queries import (
+    TrialRecord,
+    best_per_algorithm,
+    best_per_combination,
+    failed_trials,
+    load_trials,
+    trial_rows,
+)
+
+__all__ = ["REPORT_FILE", "Section", "build_sections", "render_html", "write_report"]
+
+#: File name of the report inside the run folder.
+REPORT_FILE = "report.html"
+_METRICS = (
+    "total_return",
+    "annual_return",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "turnover",
+    "fees_paid",
+    "n_trades",
+    "n_forced_sales",
+)
+
+
+@dataclass
+class Section:
+    """One part of the report: a heading, text, tables, figures, or a note saying what is missing."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[list[list[str]]] = field(default_factory=list)
+    figures: list[tuple[str, bytes]] = field(default_factory=list)
+    missing: str | None = None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any, *keys: str) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, dict):
+        for key in keys:
+            if isinstance(value.get(key), int | float):
+                return float(value[key])
+    return None
+
+
+def _figure(fig_fn: Any, *args: Any) -> tuple[str, bytes]:
+    fig = fig_fn(*args)
+    title = fig.get_suptitle() or fig.axes[0].get_title()
+    return title, plots.figure_png(fig)
+
+
+def _summary(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
+    rep = art.training_report or {}
+    winner = _dict(rep.get("winner"))
+    rows = [
+        ["run", art.run_dir.name],
+        ["status", _fmt(rep.get("status", "incomplete (no two_phase_training_report.json)"))],
+        ["mode", _fmt(rep.get("mode"))],
+        ["started / finished", f"{_fmt(rep.get('started_at'))} / {_fmt(rep.get('finished_at'))}"],
+        ["duration (s)", _fmt(rep.get("duration_s"))],
+        ["trials (failed)", f"{len(trials)} ({len(failed_trials(trials))})"],
+    ]
+    if winner:
+        rows += [
+            [
+                "winner",
+                f"{_fmt(winner.get('algorithm'))}, hold {_fmt(winner.get('holding_days'))} d, "
+                f"{_fmt(winner.get('interval'))}",
+            ],
+            ["winner objective (CPCV)", _fmt(winner.get("objective"))],
+            ["winner checkpoint", _fmt(winner.get("checkpoint_path"))],
+        ]
+    pbo = _number(_overfit(art, "pbo"), "value")
+    dsr = _number(_overfit(art, "deflated_sharpe"), "value")
+    rows += [["PBO", _fmt(pbo)], ["deflated Sharpe", _fmt(dsr)]]
+    holdout = _dict(rep.get("holdout"))
+    bot, bh = _dict(holdout.get("bot")), _dict(holdout.get("buy_and_hold"))
+    for key in ("total_return", "sharpe", "max_drawdown"):
+        if key in bot or key in bh:
+            rows.append(
+                [f"hold-out {key} (bot / buy-and-hold)", f"{_fmt(bot.get(key))} / {_fmt(bh.get(key))}"]
+            )
+    missing = _missing_parts(art, trials)
+    section = Section("Key numbers", tables=[[["item", "value"], *rows]])
+    if missing:
+        section.paragraphs.append("Missing from this run: " + "; ".join(missing) + ".")
+    return section
+
+
+def _missing_parts(art: RunArtifacts, trials: Sequence[TrialRecord]) -> list[str]:
+    out = []
+    if not any(t.phase == 1 for t in trials) and art.phase1_all is None:
+        out.append("phase 1 (no phase-1 trials, no phase1_all_results.json)")
+    if not any(t.phase == 2 for t in trials) and art.phase2_comparison is None:
+        out.append("phase 2 (no phase-2 trials, no phase2_comparison.json)")
+    if art.training_report is None:
+        out.append("the job summary (two_phase_training_report.json: winner, PBO, deflated Sharpe)")
+    if art.holdout is None:
+        out.append("the hold-out series (holdout_series.npz)")
+    return out
+
+
+def _phase1(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
+    section = Section("Phase 1: holding time x interval")
+    cells = cells_from_trials(trials) or cells_from_json(art.phase1_all)
+    if not cells:
+        section.missing = "No phase-1 results yet."
+        return section
+    section.figures.append(_figure(plots.plot_heatmap, cells))
+    best = best_per_combination(trials)
+    if best:
+        section.tables.append(_table(trial_rows(best)))
+    return section
+
+
+def _history(trials: Sequence[TrialRecord]) -> Section:
+    section = Section("Optimisation history and parameter importances")
+    scored = [t for t in trials if t.objective is not None]
+    if not scored:
+        section.missing = "No trial has reported an objective yet."
+        return section
+    groups = [f"phase {t.phase} {t.algo}".strip() for t in scored]
+    section.figures.append(_figure(plots.plot_history, [t.objective for t in scored], groups))
+    importances, note = param_importances(scored)
+    if importances:
+        section.figures.append(_figure(plots.plot_importances, importances))
+    if note:
+        section.paragraphs.append(f"Parameter importances need more trials or variety: {note}.")
+    return section
+
+
+def _phase2(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
+    section = Section("Phase 2: PPO vs double DQN")
+    groups: dict[str, list[float]] = {}
+    for t in trials:
+        if t.phase == 2 and t.objective is not None:
+            groups.setdefault(t.algo, []).append(t.objective)
+    if not groups:
+        section.missing = "Phase 2 has not run (or no phase-2 trial reported an objective)."
+        return section
+    section.figures.append(_figure(plots.plot_distributions, groups))
+    section.tables.append(_table(trial_rows(best_per_algorithm(trials, phase=2))))
+    return section
+
+
+def _holdout(art: RunArtifacts) -> Section:
+    section = Section("The winner on the hold-out period")
+    holdout = art.section("holdout")
+    if isinstance(holdout, dict) and (holdout.get("bot") or holdout.get("buy_and_hold")):
+        bot, bh = holdout.get("bot") or {}, holdout.get("buy_and_hold") or {}
+        section.paragraphs.append(
+            f"Hold-out window: {_fmt(holdout.get('start'))} to {_fmt(holdout.get('end'))}."
+        )
+        rows = [[m, _fmt(bot.get(m)), _fmt(bh.get(m))] for m in _METRICS if m in bot or m in bh]
+        section.tables.append([["metric", "bot", "buy-and-hold"], *rows])
+    if art.holdout is None:
+        section.missing = "No hold-out series (holdout_series.npz): the job stopped before the hold-out test."
+        return section
+    for fn in (
+        plots.plot_equity,
+        plots.plot_drawdown,
+        plots.plot_positions,
+        plots.plot_forced_sales_fee_tier,
+    ):
+        section.figures.append(_figure(fn, art.holdout))
+    return section
+
+
+def _overfit(art: RunArtifacts, key: str) -> dict[str, Any]:
+    """PBO or DSR as a document: phase 2's (with logits, reasons) topped up by the job report's value."""
+    doc = dict(_dict((art.phase2_comparison or {}).get(key)))
+    top = art.section(key)
+    if isinstance(top, dict):
+        doc = {**top, **doc}
+    elif doc.get("value") is None and isinstance(top, int | float):
+        doc["value"] = float(top)
+    if doc.get("value") is None:
+        doc["value"] = _number(doc, "pbo", "dsr", "deflated_sharpe")
+    return doc
+
+
+def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
+    section = Section("Overfitting checks: PBO and deflated Sharpe")
+    pbo_doc, dsr_doc = _overfit(art, "pbo"), _overfit(art, "deflated_sharpe")
+    pbo, dsr = _number(pbo_doc, "value"), _number(dsr_doc, "value")
+    if pbo is not None:
+        section.paragraphs.append(pbo_verdict(pbo))
+        logits = pbo_doc.get("logits")
+        if isinstance(logits, list) and logits:
+            section.figures.append(_figure(plots.plot_pbo_logits, logits, pbo))
+        else:
+            section.paragraphs.append("The PBO logits were not saved, so their distribution is not shown.")
+    elif pbo_doc.get("reason"):
+        section.paragraphs.append(f"PBO not computed: {pbo_doc['reason']}.")
+    if dsr is not None:
+        n = _number(dsr_doc, "n_trials")
+        section.paragraphs.append(dsr_verdict(dsr, int(n) if n else len(trials) or None))
+    elif dsr_doc.get("reason"):
+        section.paragraphs.append(f"Deflated Sharpe not computed: {dsr_doc['reason']}.")
+    if pbo is None and dsr is None and not section.paragraphs:
+        section.missing = "No PBO or deflated Sharpe yet: they are computed after phase 2."
+    return section
+
+
+def _failures(trials: Sequence[TrialRecord]) -> Section:
+    failed = failed_trials(trials)
+    section = Section(f"Failed trials ({len(failed)})")
+    if failed:
+        rows = [
+            [t.experiment, t.trial_id, t.algo, t.interval, _fmt(t.max_hold_days), t.error or t.status]
+            for t in failed
+        ]
+        section.tables.append([["experiment", "trial", "algo", "interval", "hold days", "reason"], *rows])
+    else:
+        section.paragraphs.append("No trial failed.")
+    return section
+
+
+def _table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    columns = [
+        "phase",
+        "algo",
+        "interval",
+        "max_hold_days",
+        "objective",
+        "splits_done",
+        "bot_sharpe",
+        "bh_sharpe",
+        "trial_id",
+    ]
+    return [columns, *[[_fmt(r.get(c)) for c in columns] for r in rows]]
+
+
+def build_sections(run_dir: str | Path) -> list[Section]:
+    """Every section of the report for ``run_dir``, in order."""
+    art = load_artifacts(run_dir)
+    trials = load_trials(run_dir)
+    return [
+        _summary(art, trials),
+        _phase1(art, trials),
+        _history(trials),
+        _phase2(art, trials),
+        _holdout(art),
+        _overfitting(art, trials),
+        _failures(trials),
+    ]
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+h1{border-bottom:2px solid #444}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f2f2f2}
+figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}
+img{max-width:100%;border:1px solid #eee}.missing{color:#a15c00;font-style:italic}
+"""
+
+
+def render_html(title: str, sections: Sequence[Section]) -> str:
+    """One self-contained HTML page (CSS inline, figures as base64 PNG)."""
+    esc = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Generated {datetime.now(tz=UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+    ]
+    for s in sections:
+        out.append(f"<section><h2>{esc(s.title)}</h2>")
+        out += [f"<p>{esc(p)}</p>" for p in s.paragraphs]
+        if s.missing:
+            out.append(f'<p class="missing">{esc(s.missing)}</p>')
+        for table in s.tables:
+            head, *body = table
+            out.append("<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in head) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body]
+            out.append("</table>")
+        for fig_title, png in s.figures:
+            data = base64.b64encode(png).decode("ascii")
+            out.append(
+                f"<figure><figcaption>{esc(fig_title)}</figcaption>"
+                f'<img alt="{esc(fig_title)}" src="data:image/png;base64,{data}"></figure>'
+            )
+        out.append("</section>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Build the report of ``run_dir`` and write it atomically (default ``<run_dir>/report.html``).
+
+    Returns:
+        The path of the written file.
+    """
+    root = Path(run_dir)
+    page = render_html(f"cappuccino_ray report: {root.name}", build_sections(root))
+    return write_atomic(Path(out) if out else root / REPORT_FILE, page.encode("utf-8"))

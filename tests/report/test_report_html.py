@@ -1,0 +1,94 @@
+"""Plots and the HTML report from plain inputs and from run folders without Tune trials."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from report_helpers import PBO_LOGITS, holdout_series, write_job_files
+
+from cappuccino_ray.report import plots
+from cappuccino_ray.report.analysis import HeatmapCell
+from cappuccino_ray.report.html import REPORT_FILE, Section, render_html, write_report
+
+
+def _is_drawn(png: bytes) -> bool:
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    return pixels.shape[0] > 100 and pixels.std() > 5
+
+
+def test_drawdown_hand_computed() -> None:
+    np.testing.assert_allclose(plots.drawdown(np.array([100, 120, 90, 130, 65])), [0, 0, -0.25, 0, -0.5])
+
+
+@pytest.mark.parametrize(
+    ("key", "make"),
+    [
+        (
+            "heatmap",
+            lambda: plots.plot_heatmap([HeatmapCell(3, "1h", 0.2, 4), HeatmapCell(7, "4h", None, 2)]),
+        ),
+        ("history", lambda: plots.plot_history([0.1, 0.3, 0.2], ["ppo", "ppo", "ddqn"])),
+        ("importances", lambda: plots.plot_importances({"ppo": {"lr": 0.7, "gamma": 0.3}})),
+        ("distributions", lambda: plots.plot_distributions({"ppo": [0.1, 0.2], "ddqn": [0.3]})),
+        ("equity", lambda: plots.plot_equity(holdout_series())),
+        ("drawdown", lambda: plots.plot_drawdown(holdout_series())),
+        ("positions", lambda: plots.plot_positions(holdout_series())),
+        ("forced", lambda: plots.plot_forced_sales_fee_tier(holdout_series())),
+        ("pbo", lambda: plots.plot_pbo_logits(PBO_LOGITS, 0.3)),
+    ],
+)
+def test_every_plot_has_its_title_and_draws(key: str, make) -> None:  # type: ignore[no-untyped-def]
+    fig = make()
+    titles = [fig.get_suptitle(), *(ax.get_title() for ax in fig.axes)]
+    assert any(t.startswith(plots.TITLES[key]) for t in titles)
+    assert _is_drawn(plots.figure_png(fig))
+
+
+def test_render_html_escapes_and_embeds() -> None:
+    png = plots.figure_png(plots.plot_history([1.0, 2.0]))
+    page = render_html(
+        "r <1>",
+        [Section("S & T", paragraphs=["a<b"], tables=[[["k"], ["v"]]], figures=[("F", png)], missing="gone")],
+    )
+    assert "<title>r &lt;1&gt;</title>" in page and "<h2>S &amp; T</h2>" in page and "a&lt;b" in page
+    assert '<p class="missing">gone</p>' in page and "<td>v</td>" in page
+    (data,) = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert base64.b64decode(data) == png
+
+
+def _images(page: str) -> list[bytes]:
+    return [base64.b64decode(d) for d in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def test_report_of_a_finished_job_without_trials_shows_holdout_and_verdicts(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    write_job_files(run)
+    path = write_report(run)
+    assert path == run / REPORT_FILE
+    page = path.read_text(encoding="utf-8")
+    for key in ("equity", "drawdown", "positions", "forced", "pbo"):
+        assert plots.TITLES[key] in page
+    assert "moderate risk of overfitting" in page and "Deflated Sharpe 0.72" in page
+    assert "<td>winner</td><td>ddqn, hold 7 d, 4h</td>" in page
+    assert "No phase-1 results yet." in page
+    images = _images(page)
+    assert len(images) == 5 and all(_is_drawn(p) for p in images)
+
+
+def test_report_of_a_phase1_only_run_says_what_is_missing(tmp_path: Path) -> None:
+    exp = tmp_path / "run" / "phase1"
+    exp.mkdir(parents=True)
+    rows = [{"holding_days": d, "interval": i, "objective": 0.1 * d} for d in (3, 7) for i in ("1h", "4h")]
+    (exp / "phase1_all_results.json").write_text(json.dumps(rows))
+    page = write_report(tmp_path / "run", tmp_path / "out.html").read_text(encoding="utf-8")
+    assert plots.TITLES["heatmap"] in page
+    assert "Missing from this run:" in page and "holdout_series.npz" in page
+    assert "Phase 2 has not run" in page and "No PBO or deflated Sharpe yet" in page
+    assert not (tmp_path / "run" / REPORT_FILE).exists()
