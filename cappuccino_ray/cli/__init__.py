@@ -19,7 +19,6 @@ __all__ = ["main"]
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "cappuccino_ray.cli.data",
-    "cappuccino_ray.cli.demo",
     "cappuccino_ray.cli.search",
     "cappuccino_ray.cli.ops",
     "cappuccino_ray.cli.report",

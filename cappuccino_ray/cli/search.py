@@ -1,9 +1,127 @@
-"""``cappuccino-ray`` commands of the search domain."""
+"""``cappuccino-ray`` commands of the search domain: ``phase1``, ``phase2``, ``run`` and ``demo``.
+
+Heavy modules (Ray, torch) are imported only when a command runs.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+__all__ = ["options_from_args", "register"]
+
+
+def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
+    p.add_argument("--config", default="configs", metavar="DIR", help="config folder (default: %(default)s)")
+    if data:
+        p.add_argument("--data", metavar="PATH", help="data config YAML or a folder of candle files")
+    p.add_argument("--mini", action="store_true", help="small but real run (configs/mini.yaml on top)")
+    p.add_argument("--seed", type=int, help="base seed of both phases")
+    p.add_argument("--resume", action="store_true", help="continue the newest interrupted run of this config")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--results", default="results", metavar="DIR", help="results root (default: %(default)s)")
+    p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of bars held out")
+    p.add_argument("--quiet", action="store_true", help="no live progress view")
 
 
 def register(sub: Any) -> None:
-    """Add this domain's commands (none yet)."""
+    """Add ``phase1``, ``phase2``, ``run`` and ``demo``."""
+    p1 = sub.add_parser("phase1", help="phase 1: the holding time x interval search")
+    _common(p1)
+    p1.set_defaults(func=_cmd_phase1)
+
+    p2 = sub.add_parser("phase2", help="phase 2: PPO vs double-DQN on phase 1's winner")
+    _common(p2)
+    p2.add_argument(
+        "--phase1-results", required=True, metavar="PATH", help="phase1_winner.json or its folder"
+    )
+    p2.set_defaults(func=_cmd_phase2)
+
+    run = sub.add_parser("run", help="the whole two-phase job, then the hold-out evaluation and report")
+    _common(run)
+    run.add_argument("--phase1-only", action="store_true", help="stop after phase 1")
+    run.add_argument("--phase2-only", action="store_true", help="skip phase 1 (needs --phase1-results)")
+    run.add_argument("--phase1-results", metavar="PATH", help="phase1_winner.json or its folder")
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="the mini two-phase job on generated data, to its report")
+    _common(demo, data=False)
+    demo.set_defaults(func=_cmd_demo, mini=True)
+
+
+def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
+    """Build :class:`~cappuccino_ray.search.pipeline.PipelineOptions` from parsed arguments."""
+    from cappuccino_ray.config.search import RunConfig
+    from cappuccino_ray.search.pipeline import PipelineOptions
+
+    if args.phase1_only if hasattr(args, "phase1_only") else False:
+        changes.setdefault("phase1_only", True)
+    if getattr(args, "phase2_only", False):
+        changes.setdefault("phase2_only", True)
+    values: dict[str, Any] = {
+        "config_dir": Path(args.config),
+        "data": getattr(args, "data", None),
+        "mini": bool(args.mini),
+        "seed": args.seed,
+        "resume": bool(args.resume),
+        "phase1_results": getattr(args, "phase1_results", None),
+        "run": RunConfig(
+            results_dir=args.results,
+            holdout_fraction=args.holdout_fraction,
+            address=args.address,
+            verbose=not args.quiet,
+        ),
+    }
+    values.update(changes)
+    return PipelineOptions(**values)
+
+
+def _print_result(doc: dict[str, Any], what: str) -> None:
+    keys = (
+        "run_dir",
+        "experiment_path",
+        "winner",
+        "holding_days",
+        "interval",
+        "objective",
+        "pbo",
+        "html_report",
+    )
+    short = {k: doc[k] for k in keys if k in doc}
+    print(f"{what}:\n{json.dumps(short, indent=2, default=str)}")
+
+
+def _cmd_phase1(args: argparse.Namespace) -> int:
+    from cappuccino_ray.search.pipeline import run_pipeline
+
+    winner = run_pipeline(options_from_args(args, phase1_only=True))
+    _print_result(winner, "phase 1 winner")
+    return 0
+
+
+def _cmd_phase2(args: argparse.Namespace) -> int:
+    from cappuccino_ray.search.pipeline import run_pipeline
+
+    report = run_pipeline(options_from_args(args, phase2_only=True))
+    _print_result(report, "two-phase report")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from cappuccino_ray.search.pipeline import run_pipeline
+
+    doc = run_pipeline(options_from_args(args))
+    _print_result(doc, "phase 1 winner" if args.phase1_only else "two-phase report")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from cappuccino_ray.config import DataConfig, load_config
+    from cappuccino_ray.search.pipeline import run_pipeline
+
+    data = load_config(DataConfig, Path(args.config) / "data.yaml", {"source": "synthetic"})
+    report = run_pipeline(options_from_args(args, data=data, mini=True))
+    _print_result(report, "demo two-phase report")
+    return 0

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cappuccino_ray.atomic import atomic_write
 from cappuccino_ray.data.readers import OHLCV
 from cappuccino_ray.data.validate import ValidationReport
 from cappuccino_ray.errors import DataError
@@ -101,24 +102,6 @@ def dataset_path(store_dir: str | Path, exchange: str, symbol: str, interval: st
     return Path(store_dir) / exchange / _symbol_dir(symbol) / f"{interval}.parquet"
 
 
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write ``path`` atomically: ``write`` fills a temp file in the same folder, then it replaces ``path``.
-
-    If ``write`` raises, the temp file is removed and ``path`` is left as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 def write_dataset(

@@ -9,8 +9,6 @@ set to ``None``. The hold-out series are saved by the pipeline with
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.errors import DataError
 from cappuccino_ray.report.queries import TRAINING_REPORT, read_json
 
@@ -29,7 +28,6 @@ __all__ = [
     "load_artifacts",
     "load_holdout_series",
     "save_holdout_series",
-    "write_atomic",
 ]
 
 #: File name of the saved hold-out series inside a run folder.
@@ -152,21 +150,6 @@ def holdout_series_from(
     )
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def save_holdout_series(
     path: str | Path, result: HoldoutSeries | Any, *, asset_names: Sequence[str] | None = None
 ) -> Path:
@@ -202,7 +185,7 @@ def save_holdout_series(
         weights=series.weights,
         asset_names=np.array(series.asset_names, dtype=str),
     )
-    return write_atomic(path, buf.getvalue())
+    return write_bytes_atomic(path, buf.getvalue())
 
 
 def load_holdout_series(path: str | Path) -> HoldoutSeries:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.report import plots
 from cappuccino_ray.report.analysis import (
     cells_from_json,
@@ -24,7 +25,7 @@ from cappuccino_ray.report.analysis import (
     param_importances,
     pbo_verdict,
 )
-from cappuccino_ray.report.artifacts import RunArtifacts, load_artifacts, write_atomic
+from cappuccino_ray.report.artifacts import RunArtifacts, load_artifacts
 from cappuccino_ray.report.queries import (
     TrialRecord,
     best_per_algorithm,
@@ -338,4 +339,4 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """
     root = Path(run_dir)
     page = render_html(f"cappuccino_ray report: {root.name}", build_sections(root))
-    return write_atomic(Path(out) if out else root / REPORT_FILE, page.encode("utf-8"))
+    return write_bytes_atomic(Path(out) if out else root / REPORT_FILE, page.encode("utf-8"))

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.errors import DataError
 from cappuccino_ray.report.artifacts import (
     HoldoutSeries,
@@ -18,7 +19,6 @@ from cappuccino_ray.report.artifacts import (
     load_artifacts,
     load_holdout_series,
     save_holdout_series,
-    write_atomic,
 )
 
 
@@ -104,8 +104,8 @@ def test_save_load_round_trip(
 
 def test_write_atomic_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "f.txt"
-    write_atomic(target, b"one")
-    write_atomic(target, b"two")
+    write_bytes_atomic(target, b"one")
+    write_bytes_atomic(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["f.txt"]
 

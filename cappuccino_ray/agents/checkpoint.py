@@ -1,0 +1,171 @@
+"""Agent checkpoints: weights, network shape, env settings and feature scaling in one folder.
+
+Layout of a checkpoint folder (what a trial reports to Tune, what phase 2
+warm-starts from and what a deployment loads)::
+
+    agent.json        AgentSpec: algorithm, network shape, env settings, features, run info
+    weights.pt        torch state dict (PPO: pi.*, vf.*; DDQN: q.*, target_q.*)
+    test_returns.npz  per-bar returns of every evaluated test group (written by the trial)
+
+Every file is written to a temp name and moved into place with ``os.replace``.
+No Ray import: :mod:`cappuccino_ray.agents.inference` reads these files with torch only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from cappuccino_ray.errors import DeployError
+
+__all__ = [
+    "AGENT_FILE",
+    "FORMAT_VERSION",
+    "TEST_RETURNS_FILE",
+    "WEIGHTS_FILE",
+    "AgentSpec",
+    "read_agent_spec",
+    "read_weights",
+    "save_agent",
+    "save_test_returns",
+]
+
+AGENT_FILE = "agent.json"
+WEIGHTS_FILE = "weights.pt"
+TEST_RETURNS_FILE = "test_returns.npz"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """What is needed to rebuild and run an agent outside Ray."""
+
+    algo: Literal["ppo", "ddqn"]
+    """``ppo`` (Gaussian actor, continuous actions) or ``ddqn`` (Q-network, discrete actions)."""
+    obs_dim: int
+    """Observation length."""
+    n_assets: int
+    """Assets traded."""
+    n_actions: int
+    """PPO: action vector length (= ``n_assets``); DDQN: number of discrete actions."""
+    hidden_size: int
+    """Hidden width."""
+    n_layers: int
+    """Hidden layers."""
+    dueling: bool = False
+    """DDQN only: dueling heads."""
+    interval: str = "1h"
+    """Candle interval the agent was trained on."""
+    symbols: tuple[str, ...] = ()
+    """Traded symbols, in observation order."""
+    env_settings: dict[str, Any] = field(default_factory=dict)
+    """The ``EnvSettings`` fields the agent was trained with."""
+    features: dict[str, Any] = field(default_factory=dict)
+    """Feature names, windows, warm-up and clip: how observations are scaled."""
+    run: dict[str, Any] = field(default_factory=dict)
+    """Trial settings, hyperparameters, split and metrics (for reports and manifests)."""
+    format: int = FORMAT_VERSION
+    """Checkpoint format version."""
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_agent(directory: str | Path, spec: AgentSpec, state_dict: Mapping[str, Any]) -> Path:
+    """Write ``agent.json`` and ``weights.pt`` into ``directory`` (created if needed).
+
+    Args:
+        directory: The checkpoint folder.
+        spec: The agent's description.
+        state_dict: Parameter name -> tensor or array.
+
+    Returns:
+        The folder.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}
+    _atomic_write(out / WEIGHTS_FILE, lambda tmp: torch.save(tensors, tmp))
+    text = json.dumps(asdict(spec), indent=2, sort_keys=True, default=_json_default)
+    _atomic_write(out / AGENT_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} in {AGENT_FILE}")
+
+
+def save_test_returns(directory: str | Path, returns: Mapping[str, np.ndarray]) -> Path:
+    """Write per-bar test returns as ``test_returns.npz`` (one array per key)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in returns.items()}
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+    _atomic_write(out / TEST_RETURNS_FILE, write)
+    return out / TEST_RETURNS_FILE
+
+
+def read_agent_spec(directory: str | Path) -> AgentSpec:
+    """Read ``agent.json`` of a checkpoint folder.
+
+    Raises:
+        DeployError: If the folder has no readable agent description.
+    """
+    path = Path(directory) / AGENT_FILE
+    if not path.is_file():
+        raise DeployError(f"{path} not found: {directory} is not an agent checkpoint folder")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeployError(f"{path} is unreadable ({exc}); re-create the checkpoint") from exc
+    if raw.get("format") != FORMAT_VERSION:
+        raise DeployError(
+            f"{path}: checkpoint format {raw.get('format')!r}; this version reads {FORMAT_VERSION}"
+        )
+    raw["symbols"] = tuple(raw.get("symbols", ()))
+    try:
+        return AgentSpec(**raw)
+    except TypeError as exc:
+        raise DeployError(f"{path}: malformed agent description ({exc})") from exc
+
+
+def read_weights(directory: str | Path) -> dict[str, torch.Tensor]:
+    """Read ``weights.pt`` of a checkpoint folder (CPU tensors).
+
+    Raises:
+        DeployError: If the file is missing or unreadable.
+    """
+    path = Path(directory) / WEIGHTS_FILE
+    if not path.is_file():
+        raise DeployError(f"{path} not found: the checkpoint has no weights")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a bad file
+        raise DeployError(f"{path} is unreadable ({exc}); re-create the checkpoint") from exc
+    return dict(state)

@@ -1,0 +1,141 @@
+"""PPO: RLlib's PPO learner with the project's lean actor-critic RLModule.
+
+What is RLlib's: the PPO algorithm (GAE, clipped surrogate, value clipping,
+minibatch SGD), the env runner and the connectors. What is the project's:
+:class:`PPOModule` (separate tanh MLPs for actor and critic, a state-free
+log-std), the config builder :func:`build_ppo_config` and the warm start that
+maps a phase-1 first layer onto the wider phase-2 observation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+
+from cappuccino_ray.agents import rllib_names as rl
+from cappuccino_ray.agents.networks import PolicyNet, ValueNet, expand_first_layer
+from cappuccino_ray.config.agents import PPOParams
+
+__all__ = ["PPOModule", "build_ppo_config", "load_warm_start"]
+
+
+class PPOModule(rl.TorchRLModule, rl.ValueFunctionAPI):
+    """Actor-critic module: ``pi`` gives Gaussian inputs ``[mean, log_std]``, ``vf`` the value.
+
+    ``model_config`` keys: ``hidden_size``, ``n_layers`` and optionally
+    ``warm_start`` (the keyword arguments of :func:`load_warm_start`).
+    """
+
+    def setup(self) -> None:
+        """Build the networks (and load warm-start weights if configured)."""
+        mc: dict[str, Any] = dict(cast(dict[str, Any], self.model_config))
+        obs_space: Any = self.observation_space
+        act_space: Any = self.action_space
+        obs_dim = int(np.prod(obs_space.shape))
+        act_dim = int(np.prod(act_space.shape))
+        self.pi = PolicyNet(obs_dim, act_dim, int(mc["hidden_size"]), int(mc["n_layers"]))
+        self.vf = ValueNet(obs_dim, int(mc["hidden_size"]), int(mc["n_layers"]))
+        warm = mc.get("warm_start")
+        if warm:
+            state = load_warm_start(**warm)
+            self.pi.load_state_dict(state["pi"])
+            self.vf.load_state_dict(state["vf"])
+
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {rl.ACTION_DIST_INPUTS: self.pi(batch[rl.OBS])}
+
+    def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
+        """Critic values for ``batch[obs]``, shape ``(B,)``."""
+        return self.vf(batch[rl.OBS])
+
+
+def load_warm_start(
+    *, path: str, n_assets: int, old_features: int, new_features: int, old_lookback: int, lookback: int
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Read a PPO checkpoint's weights, widening the first layers to a new observation.
+
+    Args:
+        path: The checkpoint's ``weights.pt``.
+        n_assets: Assets in both observations.
+        old_features: Features per bar in the checkpoint's observation.
+        new_features: Features per bar in the new observation.
+        old_lookback: Lookback of the checkpoint.
+        lookback: Lookback of the new observation.
+
+    Returns:
+        ``{"pi": state_dict, "vf": state_dict}`` for :class:`PolicyNet` / :class:`ValueNet`.
+    """
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for net, first in (("pi", "mean.0.weight"), ("vf", "net.0.weight")):
+        sd = {k[len(net) + 1 :]: v for k, v in state.items() if k.startswith(f"{net}.")}
+        sd[first] = expand_first_layer(
+            sd[first],
+            n_assets=n_assets,
+            old_features=old_features,
+            new_features=new_features,
+            old_lookback=old_lookback,
+            lookback=lookback,
+        )
+        out[net] = sd
+    return out
+
+
+def build_ppo_config(
+    params: PPOParams,
+    *,
+    env: str | type,
+    env_config: dict[str, Any],
+    seed: int,
+    num_gpus: float = 0.0,
+    warm_start: dict[str, Any] | None = None,
+) -> rl.AlgorithmConfig:
+    """An RLlib PPO config for ``params`` on ``env``.
+
+    Args:
+        params: Validated PPO hyperparameters.
+        env: Registered env id (``CryptoTrading-v0``) or an env class.
+        env_config: The env's config dict.
+        seed: Seed of RLlib, torch and the env copies.
+        num_gpus: GPUs (fractions allowed) for the learner.
+        warm_start: :func:`load_warm_start` arguments, or ``None`` for a fresh start.
+
+    Returns:
+        The ``AlgorithmConfig`` (call ``.build_algo()`` to train).
+    """
+    model_config: dict[str, Any] = {"hidden_size": params.hidden_size, "n_layers": params.n_layers}
+    if warm_start:
+        model_config["warm_start"] = dict(warm_start)
+    training = {
+        "lr": params.lr,
+        "gamma": params.gamma,
+        "train_batch_size": params.train_batch_size,
+        "minibatch_size": params.minibatch_size,
+        "num_epochs": params.num_epochs,
+        "lambda_": params.lambda_,
+        "clip_param": params.clip_param,
+        "entropy_coeff": params.entropy_coeff,
+        "vf_loss_coeff": params.vf_loss_coeff,
+        "vf_clip_param": params.vf_clip_param,
+        "kl_coeff": params.kl_coeff,
+        "use_kl_loss": params.kl_coeff > 0,
+        "grad_clip": params.grad_clip,
+    }
+    # Each env copy fills an equal share of the batch per iteration.
+    fragment = max(1, -(-params.train_batch_size // params.num_envs))
+    return rl.algorithm_config(
+        "ppo",
+        env=env,
+        env_config=env_config,
+        module_class=PPOModule,
+        model_config=model_config,
+        training=training,
+        seed=seed,
+        num_envs=params.num_envs,
+        rollout_fragment_length=fragment,
+        num_gpus=num_gpus,
+        vector_entry_point=isinstance(env, str),
+    )

@@ -1,0 +1,158 @@
+"""Train one fresh agent for a fixed number of env steps and hand back its weights.
+
+Used by the CPCV trial (one call per split) and by the benchmark. Each call
+builds a new RLlib algorithm in this process (sampling and learning local, so
+a Tune trial needs no extra actors), trains until ``train_steps`` env steps
+are sampled, checks every iteration's losses for NaN, and stops the algorithm.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cappuccino_ray.agents import rllib_names as rl
+from cappuccino_ray.agents.ddqn import build_ddqn_config
+from cappuccino_ray.agents.ppo import build_ppo_config
+from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig
+from cappuccino_ray.errors import TrainingError
+
+__all__ = ["TrainOutcome", "build_algorithm_config", "train_agent"]
+
+#: The env id training uses (registered by ``cappuccino_ray.env.register_envs``).
+ENV_ID = "CryptoTrading-v0"
+
+
+@dataclass
+class TrainOutcome:
+    """Weights and figures of one training run.
+
+    Attributes:
+        state: The learner's module weights (numpy), target network included for DDQN.
+        losses: Last iteration's loss metrics.
+        env_steps: Env steps sampled.
+        steps_trained: Env steps trained on (replayed, for DDQN).
+        iterations: ``Algorithm.train()`` calls.
+        build_s: Seconds to build the algorithm.
+        train_s: Seconds spent in ``train()``.
+        obs_dim: Observation length.
+        n_actions: Action vector length (PPO) or number of actions (DDQN).
+    """
+
+    state: dict[str, np.ndarray]
+    losses: dict[str, float] = field(default_factory=dict)
+    env_steps: int = 0
+    steps_trained: int = 0
+    iterations: int = 0
+    build_s: float = 0.0
+    train_s: float = 0.0
+    obs_dim: int = 0
+    n_actions: int = 0
+
+
+def build_algorithm_config(
+    trial: TrialConfig,
+    params: PPOParams | DDQNParams,
+    *,
+    env_config: dict[str, Any],
+    seed: int,
+    env: str | type = ENV_ID,
+    warm_start: Mapping[str, Any] | None = None,
+) -> rl.AlgorithmConfig:
+    """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`)."""
+    if isinstance(params, PPOParams):
+        return build_ppo_config(
+            params,
+            env=env,
+            env_config=env_config,
+            seed=seed,
+            num_gpus=trial.num_gpus,
+            warm_start=dict(warm_start) if warm_start else None,
+        )
+    return build_ddqn_config(
+        params,
+        env=env,
+        env_config=env_config,
+        seed=seed,
+        train_steps=trial.train_steps,
+        num_gpus=trial.num_gpus,
+    )
+
+
+def _shapes(algo: str, state: Mapping[str, np.ndarray]) -> tuple[int, int]:
+    if algo == "ppo":
+        return int(state["pi.mean.0.weight"].shape[1]), int(state["pi.log_std"].shape[0])
+    return int(state["q.torso.0.weight"].shape[1]), int(state["q.advantage.0.weight"].shape[0])
+
+
+def train_agent(
+    trial: TrialConfig,
+    params: PPOParams | DDQNParams,
+    *,
+    env_config: dict[str, Any],
+    seed: int,
+    env: str | type = ENV_ID,
+    warm_start: Mapping[str, Any] | None = None,
+) -> TrainOutcome:
+    """Train a fresh agent for ``trial.train_steps`` env steps.
+
+    Args:
+        trial: Run settings (algorithm, steps, resources).
+        params: The algorithm's hyperparameters.
+        env_config: The training env's config (mode ``train``).
+        seed: Seed of this run.
+        env: Env id or class (tests may pass a toy env class).
+        warm_start: PPO warm-start arguments (see :func:`.ppo.load_warm_start`).
+
+    Returns:
+        The weights and training figures.
+
+    Raises:
+        TrainingError: If a loss or a weight turns non-finite.
+    """
+    t0 = time.perf_counter()
+    algo = build_algorithm_config(
+        trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start
+    ).build_algo()
+    rl.seed_replay_buffer(algo, seed)
+    build_s = time.perf_counter() - t0
+    iterations, sampled, trained = 0, 0, 0
+    losses: dict[str, float] = {}
+    try:
+        t1 = time.perf_counter()
+        while sampled < trial.train_steps:
+            result = algo.train()
+            iterations += 1
+            sampled = rl.steps_sampled(result)
+            trained = rl.steps_trained(result, replayed=trial.algo == "ddqn")
+            losses = rl.loss_values(result) or losses
+            bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+            if bad:
+                raise TrainingError(
+                    f"training diverged after {sampled} env steps: non-finite loss {bad}; "
+                    "lower lr, entropy_coeff or grad_clip"
+                )
+        train_s = time.perf_counter() - t1
+        state = {k: np.asarray(v) for k, v in rl.module_state(algo).items()}
+    finally:
+        algo.stop()
+    bad_w = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
+    if bad_w:
+        raise TrainingError(f"training diverged: non-finite weights in {bad_w}; lower lr or grad_clip")
+    obs_dim, n_actions = _shapes(trial.algo, state)
+    return TrainOutcome(
+        state=state,
+        losses=losses,
+        env_steps=sampled,
+        steps_trained=trained,
+        iterations=iterations,
+        build_s=build_s,
+        train_s=train_s,
+        obs_dim=obs_dim,
+        n_actions=n_actions,
+    )

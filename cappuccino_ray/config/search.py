@@ -1,0 +1,276 @@
+"""Search configuration: the two phases' grids, search spaces, budgets and Tune settings.
+
+Ranges live in ``configs/phase1.yaml`` and ``configs/phase2.yaml``; ``configs/mini.yaml``
+holds overrides (per phase) for the small end-to-end run. Every space entry is a
+:class:`ParamSpec`; the searcher turns them into Optuna distributions.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cappuccino_ray.config._loader import bounds, from_mapping, load_yaml
+from cappuccino_ray.config.tracking import TrackingConfig
+from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.intervals import INTERVALS
+
+__all__ = [
+    "AshaConfig",
+    "ParamSpec",
+    "Phase1Config",
+    "Phase2Config",
+    "ResourcesConfig",
+    "RunConfig",
+    "TrialBudget",
+    "load_search_configs",
+]
+
+Algo = Literal["ppo", "ddqn"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One searched hyperparameter: a float or int range, or a list of choices."""
+
+    type: Literal["float", "int", "categorical"]
+    """``float`` and ``int`` take ``low``/``high`` (and ``log``); ``categorical`` takes ``choices``."""
+    low: float | None = None
+    """Lower bound (inclusive)."""
+    high: float | None = None
+    """Upper bound (inclusive)."""
+    log: bool = False
+    """Sample on a log scale (needs ``low > 0``)."""
+    choices: tuple[Any, ...] | None = None
+    """The values of a categorical parameter."""
+
+    def validate(self) -> None:
+        """Consistency rules: a range for numbers, choices for categoricals."""
+        if self.type == "categorical":
+            if not self.choices:
+                raise ConfigError("a categorical parameter needs a non-empty 'choices' list")
+            return
+        if self.low is None or self.high is None:
+            raise ConfigError(f"a {self.type} parameter needs 'low' and 'high'")
+        if self.low >= self.high:
+            raise ConfigError(f"low ({self.low}) must be below high ({self.high}); swap or widen them")
+        if self.log and self.low <= 0:
+            raise ConfigError(f"a log-scale parameter needs low > 0, got {self.low}")
+        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ConfigError("an int parameter needs whole-number low and high")
+
+
+@dataclass(frozen=True)
+class TrialBudget:
+    """What one trial does: training length and the CPCV splits it is scored on."""
+
+    train_steps: int = field(default=20_000, metadata=bounds(ge=1))
+    """Environment steps of training per CPCV split."""
+    n_groups: int = field(default=6, metadata=bounds(ge=2))
+    """CPCV groups the search data is cut into."""
+    n_test_groups: int = field(default=2, metadata=bounds(ge=1))
+    """Groups held out for testing in each split."""
+    max_splits: int = field(default=5, metadata=bounds(ge=1))
+    """Most CPCV splits a trial is scored on (ASHA's ``max_t``)."""
+
+    def validate(self) -> None:
+        """``n_test_groups`` must leave at least one training group."""
+        if self.n_test_groups >= self.n_groups:
+            raise ConfigError(
+                f"n_test_groups ({self.n_test_groups}) must be below n_groups ({self.n_groups})"
+            )
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Resources per trial and how many trials run at once."""
+
+    cpus_per_trial: float = field(default=1.0, metadata=bounds(gt=0))
+    """CPUs Tune reserves for one trial."""
+    gpus_per_trial: float = field(default=0.0, metadata=bounds(ge=0))
+    """GPUs (fractions allowed) Tune reserves for one trial."""
+    max_concurrent: int = field(default=0, metadata=bounds(ge=0))
+    """Most trials at once (``ConcurrencyLimiter``); 0 = as many as the resources allow."""
+
+
+@dataclass(frozen=True)
+class AshaConfig:
+    """Tune's ASHA scheduler, fed by the trainable's per-split reports."""
+
+    enabled: bool = True
+    """Stop weak trials early; off runs every trial to ``max_splits``."""
+    grace_period: int = field(default=1, metadata=bounds(ge=1))
+    """Splits every trial gets before it can be stopped."""
+    reduction_factor: float = field(default=3.0, metadata=bounds(gt=1))
+    """Keep the best ``1/reduction_factor`` at each rung."""
+
+
+@dataclass(frozen=True)
+class Phase1Config:
+    """Phase 1: the holding-time x interval grid, each cell with its own Optuna study."""
+
+    holding_days: tuple[int, ...] = (3, 5, 7, 10, 14)
+    """Most days a position may be held (forced sale after)."""
+    intervals: tuple[str, ...] = field(
+        default=("5m", "15m", "30m", "1h", "4h"), metadata=bounds(choices=tuple(INTERVALS))
+    )
+    """Candle intervals; each combination trains on data resampled to its interval."""
+    trials_per_combo: int = field(default=20, metadata=bounds(ge=1))
+    """Trials each combination gets (exactly)."""
+    algo: Algo = "ppo"
+    """Algorithm used in phase 1."""
+    seed: int = field(default=0, metadata=bounds(ge=0))
+    """Base seed of the samplers and trials."""
+    budget: TrialBudget = field(default_factory=TrialBudget)
+    """Training length and CPCV splits of a trial."""
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    """Resources per trial and concurrency."""
+    asha: AshaConfig = field(default_factory=AshaConfig)
+    """Early stopping."""
+    max_failures: int = field(default=2, metadata=bounds(ge=0))
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """Optional experiment tracking (MLflow) of this Tune job."""
+    """Retries of a failed trial from its last checkpoint (e.g. a lost node)."""
+    fixed: dict[str, Any] = field(default_factory=dict)
+    """Hyperparameters held constant (not searched)."""
+    space: dict[str, ParamSpec] = field(default_factory=dict)
+    """The searched hyperparameters."""
+
+    def validate(self) -> None:
+        """Non-empty grid without duplicates; a non-empty space."""
+        _check_unique("holding_days", self.holding_days)
+        _check_unique("intervals", self.intervals)
+        if any(d <= 0 for d in self.holding_days):
+            raise ConfigError("holding_days must all be positive")
+        if not self.space:
+            raise ConfigError("space is empty; list the searched hyperparameters (see configs/phase1.yaml)")
+        _check_overlap(self.fixed, self.space, "fixed", "space")
+
+    @property
+    def n_trials(self) -> int:
+        """Total trials: combinations x trials per combination."""
+        return len(self.holding_days) * len(self.intervals) * self.trials_per_combo
+
+
+@dataclass(frozen=True)
+class Phase2Config:
+    """Phase 2: PPO against double-DQN on the phase-1 winner's time frame."""
+
+    algos: tuple[Algo, ...] = ("ppo", "ddqn")
+    """Algorithms that compete; each gets its own Optuna study and ``trials_per_algo`` trials."""
+    trials_per_algo: int = field(default=200, metadata=bounds(ge=1))
+    """Trials per algorithm (exactly)."""
+    seed: int = field(default=1, metadata=bounds(ge=0))
+    """Base seed of the samplers and trials."""
+    warm_start: bool = True
+    """Start PPO trials from phase 1's best checkpoint."""
+    seed_with_phase1_best: bool = True
+    """Evaluate phase 1's best hyperparameters first (``points_to_evaluate``)."""
+    pbo_partitions: int = field(default=8, metadata=bounds(ge=2))
+    """Partitions of the CSCV used for the probability of backtest overfitting (even)."""
+    budget: TrialBudget = field(default_factory=TrialBudget)
+    """Training length and CPCV splits of a trial."""
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    """Resources per trial and concurrency."""
+    asha: AshaConfig = field(default_factory=AshaConfig)
+    """Early stopping."""
+    max_failures: int = field(default=2, metadata=bounds(ge=0))
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """Optional experiment tracking (MLflow) of this Tune job."""
+    """Retries of a failed trial from its last checkpoint."""
+    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per algorithm, hyperparameters held constant."""
+    spaces: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)
+    """Per algorithm (``ppo``, ``ddqn``), the searched hyperparameters."""
+
+    def validate(self) -> None:
+        """Each algorithm has a space; partitions even."""
+        _check_unique("algos", self.algos)
+        for algo in self.algos:
+            if not self.spaces.get(algo):
+                raise ConfigError(f"spaces.{algo} is missing or empty; add its search space")
+            _check_overlap(self.fixed.get(algo, {}), self.spaces[algo], f"fixed.{algo}", f"spaces.{algo}")
+        for key in (*self.spaces, *self.fixed):
+            if key not in ("ppo", "ddqn"):
+                raise ConfigError(f"unknown algorithm {key!r} in spaces/fixed; use ppo or ddqn")
+        if self.pbo_partitions % 2:
+            raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
+
+    @property
+    def n_trials(self) -> int:
+        """Total trials: algorithms x trials per algorithm."""
+        return len(self.algos) * self.trials_per_algo
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a search job runs: where results go, the hold-out share, Ray's address."""
+
+    results_dir: str = "results"
+    """Root folder of every run (Tune's ``storage_path``, made absolute)."""
+    holdout_fraction: float = field(default=0.15, metadata=bounds(gt=0.0, lt=0.5))
+    """Share of the latest bars kept out of the search for the final evaluation."""
+    address: str | None = None
+    """Ray cluster address; ``None`` uses ``RAY_ADDRESS`` or starts Ray locally."""
+    verbose: bool = True
+    """Print the live progress table."""
+
+
+def _check_unique(name: str, values: tuple[Any, ...]) -> None:
+    if not values:
+        raise ConfigError(f"{name} is empty; list at least one value")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{name} has duplicates; list each value once")
+
+
+def _check_overlap(fixed: Mapping[str, Any], space: Mapping[str, Any], a: str, b: str) -> None:
+    both = sorted(set(fixed) & set(space))
+    if both:
+        raise ConfigError(f"{', '.join(both)} appear in both {a} and {b}; keep each in one place")
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_search_configs(
+    config_dir: str | Path = "configs", *, mini: bool = False
+) -> tuple[Phase1Config, Phase2Config]:
+    """Load ``phase1.yaml`` and ``phase2.yaml`` from ``config_dir``, with ``mini.yaml`` on top if asked.
+
+    Args:
+        config_dir: Folder holding the YAML files.
+        mini: Apply the ``phase1:`` and ``phase2:`` sections of ``mini.yaml`` as overrides.
+
+    Returns:
+        The validated phase configs.
+
+    Raises:
+        ConfigError: On a missing file or an invalid value (the message names file and key).
+    """
+    root = Path(config_dir)
+    p1 = load_yaml(root / "phase1.yaml")
+    p2 = load_yaml(root / "phase2.yaml")
+    source1, source2 = str(root / "phase1.yaml"), str(root / "phase2.yaml")
+    if mini:
+        extra = load_yaml(root / "mini.yaml")
+        unknown = set(extra) - {"phase1", "phase2"}
+        if unknown:
+            raise ConfigError(f"{root / 'mini.yaml'}: unknown sections {sorted(unknown)}; use phase1, phase2")
+        p1 = _deep_merge(p1, extra.get("phase1") or {})
+        p2 = _deep_merge(p2, extra.get("phase2") or {})
+        source1 += " + mini.yaml"
+        source2 += " + mini.yaml"
+    return (
+        from_mapping(Phase1Config, p1, source=source1),
+        from_mapping(Phase2Config, p2, source=source2),
+    )

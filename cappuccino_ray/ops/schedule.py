@@ -1,0 +1,393 @@
+"""Next-run computation: weekly, monthly and five-field cron schedules in any time zone.
+
+Schedules are wall-clock times in a configured IANA time zone. Daylight
+saving time follows the classic cron rules:
+
+* a wall time that does not exist (clocks jump forward over it) runs at the
+  first instant after the jump (02:30 on a 02:00 -> 03:00 night runs at 03:00);
+* a wall time that happens twice (clocks fall back) runs once, at its first
+  occurrence.
+
+Monthly schedules clamp the day to the month's end: ``day_of_month: 31``
+runs on 30 April and on 28 (or 29) February.
+
+The original system's ``.env.training`` variables are mapped onto a
+:class:`~cappuccino_ray.config.ops.ScheduleConfig` by :func:`apply_env_training`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from cappuccino_ray.config._loader import from_mapping, to_dict
+from cappuccino_ray.config.ops import WEEKDAYS, ScheduleConfig
+from cappuccino_ray.errors import ConfigError
+
+__all__ = [
+    "ENV_TRAINING_KEYS",
+    "CronExpr",
+    "MonthlySchedule",
+    "Schedule",
+    "apply_env_training",
+    "build_schedule",
+    "read_env_file",
+    "resolve_wall_time",
+    "upcoming",
+]
+
+#: Variables of the original system's ``.env.training`` that are understood.
+ENV_TRAINING_KEYS: tuple[str, ...] = (
+    "TWO_PHASE_ENABLED",
+    "TWO_PHASE_SCHEDULE",
+    "TWO_PHASE_DAY",
+    "TWO_PHASE_TIME",
+    "TWO_PHASE_MODE",
+    "TWO_PHASE_AUTO_DEPLOY",
+    "TWO_PHASE_NOTIFICATION",
+)
+
+# Far enough to find Feb 29 or "31 in a 30-day month" combinations; nothing later can match.
+_SEARCH_DAYS = 366 * 8
+_FIELDS: tuple[tuple[str, int, int], ...] = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
+_MONTH_NAMES = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_DOW_NAMES = {d[:3]: (i + 1) % 7 for i, d in enumerate(WEEKDAYS)}  # cron: 0 = Sunday
+
+
+class Schedule(Protocol):
+    """Anything that can say when it next fires."""
+
+    def next_after(self, after: datetime) -> datetime:
+        """The first run strictly after ``after`` (aware), as an aware UTC datetime."""
+        ...
+
+    def describe(self) -> str:
+        """One human line, e.g. ``weekly on sunday at 02:00 (Europe/Berlin)``."""
+        ...
+
+
+def resolve_wall_time(naive: datetime, tz: ZoneInfo) -> datetime:
+    """Turn a local wall-clock time into an aware UTC instant, applying the DST rules.
+
+    Args:
+        naive: Wall-clock time without tzinfo.
+        tz: Its time zone.
+
+    Returns:
+        The UTC instant: the first occurrence of an ambiguous time, the end of
+        the jump for a time skipped by the clocks going forward.
+    """
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first
+    # Skipped: the instant of the jump is between the two readings of the wall time.
+    lo = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    hi = first
+    lo, hi = min(lo, hi), max(lo, hi)
+    t = lo
+    while t <= hi:
+        if t.astimezone(tz).replace(tzinfo=None) > naive:
+            return t
+        t += timedelta(minutes=1)
+    return hi  # pragma: no cover - a gap is always inside [lo, hi]
+
+
+def _parse_field(text: str, name: str, lo: int, hi: int, names: Mapping[str, int]) -> frozenset[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        if not part:
+            raise ConfigError(f"cron {name} field {text!r} has an empty list item")
+        body, _, step_txt = part.partition("/")
+        step = 1
+        if step_txt:
+            if not step_txt.isdigit() or int(step_txt) == 0:
+                raise ConfigError(f"cron {name} step {step_txt!r} must be a whole number >= 1")
+            step = int(step_txt)
+        if body == "*":
+            start, stop = lo, hi
+        elif "-" in body:
+            a, _, b = body.partition("-")
+            start, stop = _value(a, name, lo, hi, names), _value(b, name, lo, hi, names)
+            if start > stop:
+                raise ConfigError(f"cron {name} range {body!r} runs backwards; write it low-high")
+        else:
+            start = _value(body, name, lo, hi, names)
+            stop = hi if step_txt else start
+        values.update(range(start, stop + 1, step))
+    return frozenset(values)
+
+
+def _value(text: str, name: str, lo: int, hi: int, names: Mapping[str, int]) -> int:
+    key = text.lower()
+    if key in names:
+        return names[key]
+    if not text.isdigit():
+        raise ConfigError(f"cron {name} value {text!r} is not a number (allowed {lo}-{hi})")
+    v = int(text)
+    if not lo <= v <= hi:
+        raise ConfigError(f"cron {name} value {v} is out of range; allowed {lo}-{hi}")
+    return v
+
+
+@dataclass(frozen=True)
+class CronExpr:
+    """A parsed five-field cron expression evaluated in a time zone.
+
+    Fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12 or
+    jan-dec), day of week (0-7 or sun-sat; 0 and 7 are Sunday). Each field
+    takes ``*``, values, lists (``1,15``), ranges (``1-5``) and steps
+    (``*/15``, ``10-50/20``, ``5/10``). As in classic cron, when both day
+    fields are restricted a day matches if either does.
+    """
+
+    text: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    doms: frozenset[int]
+    months: frozenset[int]
+    dows: frozenset[int]
+    dom_any: bool
+    dow_any: bool
+    tz: ZoneInfo
+
+    @classmethod
+    def parse(cls, text: str, tz: str | ZoneInfo = "UTC") -> CronExpr:
+        """Parse ``text``; raise :class:`ConfigError` saying which field is wrong and why."""
+        parts = text.split()
+        if len(parts) != 5:
+            raise ConfigError(
+                f"cron expression {text!r} has {len(parts)} fields; write five: "
+                "minute hour day-of-month month day-of-week, e.g. '0 2 * * 0'"
+            )
+        names: list[Mapping[str, int]] = [{}, {}, {}, _MONTH_NAMES, _DOW_NAMES]
+        sets = [
+            _parse_field(p, name, lo, hi, n)
+            for p, (name, lo, hi), n in zip(parts, _FIELDS, names, strict=True)
+        ]
+        dows = frozenset(d % 7 for d in sets[4])
+        zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        dom_any, dow_any = parts[2].startswith("*"), parts[4].startswith("*")
+        expr = cls(text, sets[0], sets[1], sets[2], sets[3], dows, dom_any, dow_any, zone)
+        if not any(expr._day_matches(date(2000, 1, 1) + timedelta(days=i)) for i in range(366 * 4)):
+            raise ConfigError(f"cron expression {text!r} never fires (e.g. 30 February); fix the day fields")
+        return expr
+
+    def _day_matches(self, d: date) -> bool:
+        if d.month not in self.months:
+            return False
+        dom_ok = d.day in self.doms
+        dow_ok = (d.isoweekday() % 7) in self.dows
+        if self.dom_any or self.dow_any:
+            return dom_ok and dow_ok
+        return dom_ok or dow_ok
+
+    def next_after(self, after: datetime) -> datetime:
+        """The first firing strictly after ``after``, as an aware UTC datetime."""
+        after_utc = _aware(after)
+        day = after_utc.astimezone(self.tz).date() - timedelta(days=1)  # a skipped hour may move back
+        times = sorted(time(h, m) for h in self.hours for m in self.minutes)
+        for i in range(_SEARCH_DAYS):
+            d = day + timedelta(days=i)
+            if not self._day_matches(d):
+                continue
+            for t in times:
+                when = resolve_wall_time(datetime.combine(d, t), self.tz)
+                if when > after_utc:
+                    return when
+        raise ConfigError(f"cron expression {self.text!r} has no run in the next {_SEARCH_DAYS} days")
+
+    def describe(self) -> str:
+        """One human line."""
+        return f"cron '{self.text}' ({self.tz.key})"
+
+
+@dataclass(frozen=True)
+class MonthlySchedule:
+    """Day of month + time, with the day clamped to the month's end."""
+
+    day: int
+    hour: int
+    minute: int
+    tz: ZoneInfo
+
+    def next_after(self, after: datetime) -> datetime:
+        """The first run strictly after ``after``, as an aware UTC datetime."""
+        after_utc = _aware(after)
+        local = after_utc.astimezone(self.tz)
+        year, month = local.year, local.month - 1  # start one month back (time zone edges)
+        for _ in range(15):
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            dom = min(self.day, calendar.monthrange(year, month)[1])
+            when = resolve_wall_time(datetime(year, month, dom, self.hour, self.minute), self.tz)
+            if when > after_utc:
+                return when
+        raise AssertionError("unreachable: a monthly schedule fires every month")  # pragma: no cover
+
+    def describe(self) -> str:
+        """One human line."""
+        return (
+            f"monthly on day {self.day} (clamped to the month's end) at "
+            f"{self.hour:02d}:{self.minute:02d} ({self.tz.key})"
+        )
+
+
+@dataclass(frozen=True)
+class _Weekly:
+    cron: CronExpr
+    day: str
+    hhmm: str
+
+    def next_after(self, after: datetime) -> datetime:
+        return self.cron.next_after(after)
+
+    def describe(self) -> str:
+        return f"weekly on {self.day} at {self.hhmm} ({self.cron.tz.key})"
+
+
+def build_schedule(cfg: ScheduleConfig) -> Schedule:
+    """The :class:`Schedule` described by ``cfg``."""
+    tz = ZoneInfo(cfg.timezone)
+    hour, minute = cfg.hour_minute
+    if cfg.schedule == "cron":
+        return CronExpr.parse(cfg.cron, tz)
+    if cfg.schedule == "monthly":
+        return MonthlySchedule(cfg.day_of_month, hour, minute, tz)
+    dow = (WEEKDAYS.index(cfg.day) + 1) % 7
+    return _Weekly(CronExpr.parse(f"{minute} {hour} * * {dow}", tz), cfg.day, cfg.time)
+
+
+def upcoming(schedule: Schedule, n: int, after: datetime) -> list[datetime]:
+    """The next ``n`` runs after ``after`` (aware UTC datetimes)."""
+    out: list[datetime] = []
+    t = after
+    for _ in range(n):
+        t = schedule.next_after(t)
+        out.append(t)
+    return out
+
+
+def _aware(dt: datetime) -> datetime:
+    if dt.tzinfo is None:
+        raise ConfigError(f"datetime {dt.isoformat()} has no time zone; pass an aware datetime")
+    return dt.astimezone(UTC)
+
+
+def read_env_file(path: str | Path) -> dict[str, str]:
+    """Read ``KEY=value`` lines of a dotenv file (``#`` comments, ``export`` and quotes allowed)."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    out: dict[str, str] = {}
+    for n, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{p}:{n}: expected KEY=value, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        out[key.strip()] = value
+    return out
+
+
+def _env_bool(key: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{key}={value!r}: use true or false")
+
+
+def _iter_env(env_file: str | Path | None, environ: Mapping[str, str] | None) -> Iterator[tuple[str, str]]:
+    merged: dict[str, str] = read_env_file(env_file) if env_file else {}
+    env = os.environ if environ is None else environ
+    merged.update({k: v for k, v in env.items() if k in ENV_TRAINING_KEYS})
+    for key in ENV_TRAINING_KEYS:
+        if key in merged:
+            yield key, merged[key]
+
+
+def _apply_one(data: dict[str, Any], key: str, value: str) -> None:
+    v = value.strip()
+    if key == "TWO_PHASE_ENABLED":
+        data["enabled"] = _env_bool(key, v)
+    elif key == "TWO_PHASE_AUTO_DEPLOY":
+        data["auto_deploy"] = _env_bool(key, v)
+    elif key == "TWO_PHASE_TIME":
+        data["time"] = v
+    elif key == "TWO_PHASE_MODE":
+        data["mode"] = v.lower()
+    elif key == "TWO_PHASE_SCHEDULE":
+        if v.lower() in ("weekly", "monthly", "cron"):
+            data["schedule"] = v.lower()
+        elif v.lower() == "daily":
+            data["schedule"], data["cron"] = "cron", "__daily__"
+        else:
+            data["schedule"], data["cron"] = "cron", v
+    elif key == "TWO_PHASE_DAY":
+        if v.isdigit():
+            data["day_of_month"] = int(v)
+            return
+        matches = [d for d in WEEKDAYS if d.startswith(v[:3].lower())] if len(v) >= 3 else []
+        if not matches:
+            raise ConfigError(f"TWO_PHASE_DAY={value!r}: use a weekday name or a day of month 1-31")
+        data["day"] = matches[0]
+
+
+def apply_env_training(
+    cfg: ScheduleConfig,
+    env_file: str | Path | None = ".env.training",
+    environ: Mapping[str, str] | None = None,
+) -> ScheduleConfig:
+    """Override ``cfg`` with the original system's ``TWO_PHASE_*`` variables.
+
+    Precedence: ``configs/schedule.yaml`` < the ``.env.training`` file < the
+    process environment. ``TWO_PHASE_SCHEDULE`` is ``weekly``, ``monthly``,
+    ``daily`` (a cron at ``TWO_PHASE_TIME`` every day) or a five-field cron
+    expression; ``TWO_PHASE_DAY`` is a weekday name for weekly schedules and a
+    day number for monthly ones. ``TWO_PHASE_NOTIFICATION`` switches the
+    webhook; it is returned in the config's ``notify`` sense by the caller.
+
+    Args:
+        cfg: The schedule loaded from YAML.
+        env_file: A dotenv file; missing is fine.
+        environ: The environment (defaults to ``os.environ``).
+
+    Returns:
+        A validated copy of ``cfg`` with the overrides.
+    """
+    data: dict[str, Any] = to_dict(cfg)
+    for key, value in _iter_env(env_file, environ):
+        _apply_one(data, key, value)
+    if data.get("cron") == "__daily__":
+        h, _, m = str(data["time"]).partition(":")
+        data["cron"] = f"{int(m)} {int(h)} * * *" if h.isdigit() and m.isdigit() else "0 0 * * *"
+    return from_mapping(ScheduleConfig, data, source="schedule config + .env.training")
+
+
+def env_notification(
+    default: bool, env_file: str | Path | None = ".env.training", environ: Mapping[str, str] | None = None
+) -> bool:
+    """The ``TWO_PHASE_NOTIFICATION`` switch, or ``default`` when it is not set."""
+    for key, value in _iter_env(env_file, environ):
+        if key == "TWO_PHASE_NOTIFICATION":
+            return _env_bool(key, value)
+    return default

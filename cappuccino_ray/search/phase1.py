@@ -1,0 +1,208 @@
+"""Phase 1: the time-frame search over holding time x interval, one Tune job.
+
+Every (holding_days, interval) combination gets its own Optuna study and exactly
+``trials_per_combo`` trials (see :mod:`cappuccino_ray.search.searcher`); each
+trial trains on data resampled to its interval. The job writes
+``phase1_winner.json`` and ``phase1_all_results.json`` into its experiment folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cappuccino_ray.config.search import Phase1Config
+from cappuccino_ray.errors import ConfigError, TrainingError
+from cappuccino_ray.search.results import (
+    best_per_combo,
+    best_row,
+    rows_from_experiment,
+    trial_counts,
+    write_json_atomic,
+)
+
+__all__ = [
+    "ALL_RESULTS_FILE",
+    "WINNER_FILE",
+    "default_trainable",
+    "load_phase1_winner",
+    "phase1_base_config",
+    "phase1_combos",
+    "phase1_winner_from_experiment",
+    "run_phase1",
+    "summarise_phase1",
+]
+
+WINNER_FILE = "phase1_winner.json"
+ALL_RESULTS_FILE = "phase1_all_results.json"
+
+
+def default_trainable() -> Callable[..., Any]:
+    """The project's CPCV trainable (``cappuccino_ray.search.trainable.cpcv_trainable``)."""
+    try:
+        from cappuccino_ray.search.trainable import cpcv_trainable
+    except ImportError as exc:
+        raise TrainingError(f"the CPCV trainable cannot be imported ({exc}); reinstall the package") from exc
+    return cpcv_trainable
+
+
+def phase1_combos(cfg: Phase1Config) -> list[dict[str, Any]]:
+    """The grid, holding time major: ``[{"max_hold_days": 3, "interval": "5m"}, ...]``."""
+    return [{"max_hold_days": d, "interval": i} for d in cfg.holding_days for i in cfg.intervals]
+
+
+def phase1_base_config(cfg: Phase1Config) -> dict[str, Any]:
+    """Keys every phase-1 trial gets besides its combination and sampled hyperparameters."""
+    return {
+        "algo": cfg.algo,
+        "phase": 1,
+        "train_steps": cfg.budget.train_steps,
+        "n_groups": cfg.budget.n_groups,
+        "n_test_groups": cfg.budget.n_test_groups,
+        "max_splits": cfg.budget.max_splits,
+        "warm_start_checkpoint": None,
+        "num_cpus": cfg.resources.cpus_per_trial,
+        "num_gpus": cfg.resources.gpus_per_trial,
+        **cfg.fixed,
+    }
+
+
+def run_phase1(
+    cfg: Phase1Config,
+    markets: Mapping[str, Any],
+    *,
+    storage_path: Path,
+    name: str,
+    resume: bool = False,
+    verbose: bool = True,
+    trainable: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) phase 1 and write its result files.
+
+    Args:
+        cfg: Phase-1 settings.
+        markets: Interval -> search-period ``MarketData`` (hold-out already cut off).
+        storage_path: Absolute folder of the experiment folder (Tune's ``storage_path``).
+        name: Experiment folder name.
+        resume: Continue an interrupted experiment of that name.
+        verbose: Print the live progress view.
+        trainable: The Tune trainable; the project's CPCV trainable by default.
+
+    Returns:
+        The content of ``phase1_winner.json``.
+    """
+    from cappuccino_ray.search.runner import JobSpec, run_tune_job
+    from cappuccino_ray.search.searcher import ComboSearcher
+
+    missing = [i for i in cfg.intervals if i not in markets]
+    if missing:
+        raise ConfigError(f"no market data for intervals {missing}; load them before phase 1")
+    combos = phase1_combos(cfg)
+    searcher = ComboSearcher(
+        combos,
+        [cfg.space] * len(combos),
+        trials_per_combo=cfg.trials_per_combo,
+        seed=cfg.seed,
+        base_config=phase1_base_config(cfg),
+    )
+    spec = JobSpec(
+        storage_path=storage_path,
+        name=name,
+        title="phase 1 (holding time x interval)",
+        resources=cfg.resources,
+        asha=cfg.asha,
+        max_t=cfg.budget.max_splits,
+        max_failures=cfg.max_failures,
+        verbose=verbose,
+        tracking=cfg.tracking,
+    )
+    run_tune_job(trainable or default_trainable(), searcher, spec, markets=markets, resume=resume)
+    return summarise_phase1(spec.path, expected_trials=cfg.n_trials)
+
+
+def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = None) -> dict[str, Any]:
+    """Read the phase-1 experiment and write ``phase1_winner.json`` and ``phase1_all_results.json``.
+
+    Args:
+        experiment_path: The phase-1 Tune experiment folder.
+        expected_trials: Trials planned (recorded for the report).
+
+    Returns:
+        The winner document.
+    """
+    winner = phase1_winner_from_experiment(experiment_path, expected_trials=expected_trials)
+    rows = rows_from_experiment(experiment_path)
+    write_json_atomic(Path(experiment_path) / ALL_RESULTS_FILE, [r.summary() for r in best_per_combo(rows)])
+    write_json_atomic(Path(experiment_path) / WINNER_FILE, winner)
+    return winner
+
+
+def phase1_winner_from_experiment(
+    experiment_path: Path, *, expected_trials: int | None = None
+) -> dict[str, Any]:
+    """The winner document of a phase-1 Tune experiment, queried with ``tune.ExperimentAnalysis``.
+
+    Args:
+        experiment_path: The phase-1 Tune experiment folder.
+        expected_trials: Trials planned (recorded for the report).
+
+    Returns:
+        The same document :func:`summarise_phase1` writes to ``phase1_winner.json``.
+    """
+    rows = rows_from_experiment(experiment_path)
+    best = best_row(rows)
+    counts = trial_counts(rows)
+    return {
+        "phase": 1,
+        "holding_days": best.config.get("max_hold_days"),
+        "interval": best.config.get("interval"),
+        "algo": best.config.get("algo"),
+        "trial_id": best.trial_id,
+        "objective": best.summary()["objective"],
+        "bot_sharpe": best.summary()["bot_sharpe"],
+        "bh_sharpe": best.summary()["bh_sharpe"],
+        "splits_done": best.splits_done,
+        "hyperparameters": best.hyperparameters,
+        "config": best.config,
+        "checkpoint_path": best.checkpoint_path,
+        "trial_counts": counts,
+        "n_trials": len(rows),
+        "n_trials_planned": expected_trials,
+        "experiment_path": str(experiment_path),
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def load_phase1_winner(path: str | Path) -> dict[str, Any]:
+    """Phase 1's winner from ``phase1_winner.json``, a folder holding it, or a phase-1 experiment folder.
+
+    Args:
+        path: A JSON file, or a folder (the phase-1 experiment, or one holding it in ``phase1/``).
+
+    Raises:
+        ConfigError: If nothing usable is found at ``path``.
+    """
+    import json
+
+    p = Path(path)
+    candidates = [p] if p.is_file() else [p / WINNER_FILE, p / "phase1" / WINNER_FILE]
+    for c in candidates:
+        if c.is_file():
+            try:
+                doc = json.loads(c.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{c}: not valid JSON ({exc}); rerun phase 1 or fix the file") from exc
+            for key in ("holding_days", "interval", "hyperparameters"):
+                if key not in doc:
+                    raise ConfigError(f"{c}: missing key {key!r}; is this a phase1_winner.json?")
+            return dict(doc)
+    if p.is_dir():
+        for exp in (p, p / "phase1"):
+            if (exp / "experiment_state.json").exists() or any(exp.glob("experiment_state*.json")):
+                return phase1_winner_from_experiment(exp)
+    raise ConfigError(
+        f"{p}: no {WINNER_FILE} and no phase-1 Tune experiment there; "
+        "pass the phase-1 results folder or its phase1_winner.json"
+    )

@@ -1,0 +1,246 @@
+"""Phase 2: PPO against the double-DQN on phase 1's winning time frame, one Tune job.
+
+Both algorithms run in ONE Tune job, each as a "combination" of the
+:class:`~cappuccino_ray.search.searcher.ComboSearcher` with its own search space
+and Optuna study, dealt in turn so each gets exactly ``trials_per_algo`` trials.
+One job rather than two because: the two share the cluster evenly from the
+first minute to the last (two sequential jobs would leave cores idle while the
+first job's stragglers finish); one experiment folder means one ``--resume``;
+and the phase's probability of backtest overfitting must be taken over all its
+trials, which one experiment holds together.
+
+PPO trials warm-start from phase 1's best checkpoint (``warm_start_checkpoint``;
+the trainable loads the weights whose shapes match, the rolling-feature inputs
+start at zero weight) and phase 1's best hyperparameters, fitted into the PPO
+space, are evaluated first (``points_to_evaluate``). The double-DQN has a
+different network and update rule, so it starts from its own space.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cappuccino_ray.config.search import Phase2Config
+from cappuccino_ray.errors import CappuccinoError, ConfigError
+from cappuccino_ray.search.results import (
+    TrialRow,
+    best_row,
+    read_test_returns,
+    rows_from_experiment,
+    trial_counts,
+    write_json_atomic,
+)
+
+__all__ = ["COMPARISON_FILE", "overfitting_stats", "phase2_combos", "run_phase2", "summarise_phase2"]
+
+COMPARISON_FILE = "phase2_comparison.json"
+
+
+def phase2_combos(cfg: Phase2Config, phase1_winner: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One combination per algorithm: its fixed keys and, for PPO, the warm-start checkpoint."""
+    ckpt = phase1_winner.get("checkpoint_path")
+    can_warm = cfg.warm_start and bool(ckpt) and phase1_winner.get("algo", "ppo") == "ppo"
+    return [
+        {
+            "algo": algo,
+            **cfg.fixed.get(algo, {}),
+            "warm_start_checkpoint": ckpt if (algo == "ppo" and can_warm) else None,
+        }
+        for algo in cfg.algos
+    ]
+
+
+def run_phase2(
+    cfg: Phase2Config,
+    phase1_winner: Mapping[str, Any],
+    markets: Mapping[str, Any],
+    *,
+    storage_path: Path,
+    name: str,
+    resume: bool = False,
+    verbose: bool = True,
+    trainable: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) phase 2 and write ``phase2_comparison.json``.
+
+    Args:
+        cfg: Phase-2 settings.
+        phase1_winner: Phase 1's winner document (see ``load_phase1_winner``).
+        markets: Interval -> search-period ``MarketData``; must hold the winner's interval.
+        storage_path: Absolute folder of the experiment folder.
+        name: Experiment folder name.
+        resume: Continue an interrupted experiment of that name.
+        verbose: Print the live progress view.
+        trainable: The Tune trainable; the project's CPCV trainable by default.
+
+    Returns:
+        The content of ``phase2_comparison.json``.
+    """
+    from cappuccino_ray.search.phase1 import default_trainable
+    from cappuccino_ray.search.runner import JobSpec, run_tune_job
+    from cappuccino_ray.search.searcher import ComboSearcher
+
+    interval = str(phase1_winner["interval"])
+    if interval not in markets:
+        raise ConfigError(f"no market data for phase 1's winning interval {interval}")
+    combos = phase2_combos(cfg, phase1_winner)
+    seeds: list[list[Mapping[str, Any]]] = [[] for _ in combos]
+    if cfg.seed_with_phase1_best and "ppo" in cfg.algos:
+        seeds[list(cfg.algos).index("ppo")] = [dict(phase1_winner.get("hyperparameters") or {})]
+    searcher = ComboSearcher(
+        combos,
+        [cfg.spaces[a] for a in cfg.algos],
+        trials_per_combo=cfg.trials_per_algo,
+        seed=cfg.seed,
+        base_config={
+            "phase": 2,
+            "interval": interval,
+            "max_hold_days": phase1_winner["holding_days"],
+            "train_steps": cfg.budget.train_steps,
+            "n_groups": cfg.budget.n_groups,
+            "n_test_groups": cfg.budget.n_test_groups,
+            "max_splits": cfg.budget.max_splits,
+            "num_cpus": cfg.resources.cpus_per_trial,
+            "num_gpus": cfg.resources.gpus_per_trial,
+        },
+        points_to_evaluate=seeds,
+    )
+    spec = JobSpec(
+        storage_path=storage_path,
+        name=name,
+        title=f"phase 2 ({' vs '.join(cfg.algos)}, {phase1_winner['holding_days']}d/{interval})",
+        resources=cfg.resources,
+        asha=cfg.asha,
+        max_t=cfg.budget.max_splits,
+        max_failures=cfg.max_failures,
+        verbose=verbose,
+        tracking=cfg.tracking,
+    )
+    run_tune_job(
+        trainable or default_trainable(), searcher, spec, markets={interval: markets[interval]}, resume=resume
+    )
+    return summarise_phase2(spec.path, cfg, phase1_winner)
+
+
+def _returns_matrix(rows: Sequence[TrialRow]) -> tuple[np.ndarray, list[TrialRow]]:
+    """Test returns of the trials scored on the most splits, cut to a common length, as (bars, trials)."""
+    series = [(r, read_test_returns(r.checkpoint_path)) for r in rows]
+    usable = [(r, s) for r, s in series if s is not None and s.size >= 2 and np.all(np.isfinite(s))]
+    if not usable:
+        return np.empty((0, 0)), []
+    # Trials ASHA stopped early were scored on fewer splits, i.e. fewer test bars;
+    # PBO compares trials on the same bars, so only the fully scored ones enter.
+    most = max(r.splits_done for r, _ in usable)
+    usable = [(r, s) for r, s in usable if r.splits_done == most]
+    n = min(s.size for _, s in usable)
+    return np.stack([s[:n] for _, s in usable], axis=1), [r for r, _ in usable]
+
+
+def overfitting_stats(
+    rows: Sequence[TrialRow], winner: TrialRow, n_partitions: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The phase's PBO over its trials' test returns and the winner's deflated Sharpe ratio.
+
+    PBO: CSCV over the ``(bars, trials)`` matrix of per-bar test returns.
+    DSR: the winner's per-bar Sharpe ratio against the expected maximum Sharpe of
+    ``n_trials`` unskilled trials, whose variance is taken across all trials' Sharpe ratios.
+
+    Args:
+        rows: Every trial of the phase.
+        winner: The selected trial.
+        n_partitions: CSCV partitions (even).
+
+    Returns:
+        ``(pbo, deflated_sharpe)`` documents; ``value`` is ``None`` with a ``reason`` if not computable.
+    """
+    from cappuccino_ray.validation import (
+        deflated_sharpe_ratio,
+        probability_of_backtest_overfitting,
+        sharpe_stats,
+    )
+
+    matrix, used = _returns_matrix(rows)
+    pbo: dict[str, Any] = {"value": None, "n_trials": len(used), "n_bars": int(matrix.shape[0])}
+    try:
+        res = probability_of_backtest_overfitting(matrix, n_partitions)
+        pbo.update(
+            value=float(res.pbo),
+            n_partitions=n_partitions,
+            prob_oos_loss=float(res.prob_oos_loss),
+            logits=[float(x) for x in res.logits],
+        )
+    except CappuccinoError as exc:
+        pbo["reason"] = str(exc)
+    dsr: dict[str, Any] = {"value": None, "trial_id": winner.trial_id}
+    win_returns = read_test_returns(winner.checkpoint_path)
+    sharpes = [sharpe_stats(matrix[:, j]).sr for j in range(matrix.shape[1])] if used else []
+    if win_returns is None or win_returns.size < 2:
+        dsr["reason"] = "the winner's checkpoint holds no test returns"
+    elif len(sharpes) < 2:
+        dsr["reason"] = "fewer than 2 fully scored trials to estimate the Sharpe variance"
+    else:
+        st = sharpe_stats(win_returns)
+        var = float(np.var(sharpes, ddof=1))
+        value = deflated_sharpe_ratio(st.sr, var, len(rows), st.n_obs, st.skew, st.kurtosis)
+        dsr.update(
+            value=float(value) if math.isfinite(value) else None,
+            sharpe_per_bar=st.sr,
+            sharpe_variance=var,
+            n_trials=len(rows),
+            n_obs=st.n_obs,
+        )
+    return pbo, dsr
+
+
+def summarise_phase2(
+    experiment_path: Path, cfg: Phase2Config, phase1_winner: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Read the phase-2 experiment and write ``phase2_comparison.json``.
+
+    Args:
+        experiment_path: The phase-2 Tune experiment folder.
+        cfg: Phase-2 settings (for the PBO partitions and the planned counts).
+        phase1_winner: Phase 1's winner document.
+
+    Returns:
+        The comparison document.
+    """
+    rows = rows_from_experiment(experiment_path)
+    winner = best_row(rows)
+    per_algo: dict[str, Any] = {}
+    for algo in cfg.algos:
+        algo_rows = [r for r in rows if r.config.get("algo") == algo]
+        entry: dict[str, Any] = {"n_trials": len(algo_rows), "best": None}
+        if algo_rows and any(math.isfinite(r.objective) for r in algo_rows):
+            entry["best"] = best_row(algo_rows).summary()
+        per_algo[algo] = entry
+    pbo, dsr = overfitting_stats(rows, winner, cfg.pbo_partitions)
+    doc = {
+        "phase": 2,
+        "winner_algorithm": winner.config.get("algo"),
+        "holding_days": phase1_winner["holding_days"],
+        "interval": phase1_winner["interval"],
+        "winner": winner.summary(),
+        "objective": winner.summary()["objective"],
+        "bot_sharpe": winner.summary()["bot_sharpe"],
+        "bh_sharpe": winner.summary()["bh_sharpe"],
+        "checkpoint_path": winner.checkpoint_path,
+        "config": winner.config,
+        "algorithms": per_algo,
+        "trial_counts": trial_counts(rows),
+        "n_trials": len(rows),
+        "n_trials_planned": cfg.n_trials,
+        "pbo": pbo,
+        "deflated_sharpe": dsr,
+        "phase1_checkpoint": phase1_winner.get("checkpoint_path"),
+        "experiment_path": str(experiment_path),
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(Path(experiment_path) / COMPARISON_FILE, doc)
+    return doc

@@ -1,0 +1,230 @@
+"""The whole job: phase 1, phase 2, the winner on the hold-out, and ``two_phase_training_report.json``.
+
+A run lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<confighash>/`` with the
+Tune experiments ``phase1/`` and ``phase2/`` inside (Tune's ``storage_path`` is
+the run folder, absolute). ``--resume`` picks the newest run folder with the
+same mode and config hash and continues whichever phase was interrupted; a
+phase whose result file exists is not run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cappuccino_ray.config._loader import to_dict
+from cappuccino_ray.config.data import DataConfig
+from cappuccino_ray.config.search import Phase1Config, Phase2Config, RunConfig, load_search_configs
+from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.report.artifacts import HOLDOUT_SERIES
+from cappuccino_ray.search.phase1 import WINNER_FILE, load_phase1_winner, run_phase1
+from cappuccino_ray.search.phase2 import COMPARISON_FILE, run_phase2
+from cappuccino_ray.search.results import write_json_atomic
+from cappuccino_ray.search.space import config_hash
+
+__all__ = ["REPORT_FILE", "PipelineOptions", "find_run_dir", "run_pipeline", "versions"]
+
+REPORT_FILE = "two_phase_training_report.json"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What the ``run``/``phase1``/``phase2``/``demo`` commands ask for."""
+
+    config_dir: Path = Path("configs")
+    """Folder with ``phase1.yaml``, ``phase2.yaml``, ``mini.yaml`` and ``data.yaml``."""
+    data: str | DataConfig | None = None
+    """A data config (object or YAML) or a folder of candle files (default ``<config_dir>/data.yaml``)."""
+    mini: bool = False
+    """Apply ``mini.yaml``: a small but real run."""
+    seed: int | None = None
+    """Override both phases' base seed (phase 2 uses ``seed + 1``)."""
+    resume: bool = False
+    """Continue the newest run of the same mode and config."""
+    phase1_only: bool = False
+    """Stop after phase 1."""
+    phase2_only: bool = False
+    """Skip phase 1 and read its winner from ``phase1_results``."""
+    phase1_results: str | None = None
+    """Phase-1 winner JSON or results folder (with ``phase2_only``)."""
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+    """Results folder, hold-out share, Ray address, verbosity."""
+    write_html: bool = True
+    """Write the run's self-contained HTML report (``report.html``) at the end."""
+
+
+def versions() -> dict[str, str]:
+    """Versions of the package and the libraries that decide results."""
+    import numpy
+    import optuna
+    import ray
+    import torch
+
+    from cappuccino_ray import __version__
+
+    return {
+        "cappuccino_ray": __version__,
+        "python": platform.python_version(),
+        "ray": ray.__version__,
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def _load(opts: PipelineOptions) -> tuple[Phase1Config, Phase2Config]:
+    p1, p2 = load_search_configs(opts.config_dir, mini=opts.mini)
+    if opts.seed is not None:
+        p1 = dataclasses.replace(p1, seed=opts.seed)
+        p2 = dataclasses.replace(p2, seed=opts.seed + 1)
+    return p1, p2
+
+
+def find_run_dir(results_dir: Path, mode: str, digest: str) -> Path | None:
+    """The newest run folder of ``mode`` and config hash ``digest``, if any."""
+    found = sorted(p for p in results_dir.glob(f"*_{mode}_{digest}") if p.is_dir())
+    return found[-1] if found else None
+
+
+def _data_source(opts: PipelineOptions) -> Any:
+    if isinstance(opts.data, DataConfig):
+        return to_dict(opts.data)
+    return str(opts.data or Path(opts.config_dir) / "data.yaml")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Run the two-phase job (or the part the options ask for) and write its report.
+
+    Args:
+        opts: Options from the command line.
+        trainable: The Tune trainable; the project's CPCV trainable by default.
+
+    Returns:
+        The report (``two_phase_training_report.json``), or the phase-1 winner with ``phase1_only``.
+    """
+    from cappuccino_ray.search.holdout import evaluate_holdout
+    from cappuccino_ray.search.markets import load_base_market, split_markets
+    from cappuccino_ray.search.runner import init_ray
+
+    if opts.phase2_only and not opts.phase1_results:
+        raise ConfigError("--phase2-only needs --phase1-results PATH (a phase1_winner.json or its folder)")
+    p1, p2 = _load(opts)
+    mode = "mini" if opts.mini else "full"
+    base = load_base_market(opts.data, opts.config_dir)
+    winner1 = load_phase1_winner(opts.phase1_results) if opts.phase1_results and opts.phase2_only else None
+    intervals = [str(winner1["interval"])] if winner1 else list(p1.intervals)
+    data = split_markets(base, intervals, opts.run.holdout_fraction)
+    config_doc = {
+        "phase1": to_dict(p1),
+        "phase2": to_dict(p2),
+        "holdout_fraction": opts.run.holdout_fraction,
+        "data": {"source": _data_source(opts), **data.window()},
+        "phase1_results": opts.phase1_results,
+        "steps": "phase1" if opts.phase1_only else ("phase2" if opts.phase2_only else "both"),
+    }
+    digest = config_hash(config_doc)
+    results_dir = Path(opts.run.results_dir).resolve()
+    run_dir = find_run_dir(results_dir, mode, digest) if opts.resume else None
+    if run_dir is None:
+        run_dir = results_dir / f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "run_config.json", config_doc)
+    started = _now()
+    t0 = time.monotonic()
+    init_ray(opts.run.address)
+
+    durations: dict[str, float] = {}
+    if winner1 is None:
+        done = run_dir / "phase1" / WINNER_FILE
+        t = time.monotonic()
+        if opts.resume and done.is_file():
+            winner1 = load_phase1_winner(done)
+        else:
+            winner1 = run_phase1(
+                p1,
+                data.markets,
+                storage_path=run_dir,
+                name="phase1",
+                resume=opts.resume,
+                verbose=opts.run.verbose,
+                trainable=trainable,
+            )
+        durations["phase1"] = time.monotonic() - t
+    if opts.phase1_only:
+        return winner1
+
+    t = time.monotonic()
+    done2 = run_dir / "phase2" / COMPARISON_FILE
+    if opts.resume and done2.is_file():
+        comparison = json.loads(done2.read_text(encoding="utf-8"))
+    else:
+        comparison = run_phase2(
+            p2,
+            winner1,
+            data.markets,
+            storage_path=run_dir,
+            name="phase2",
+            resume=opts.resume,
+            verbose=opts.run.verbose,
+            trainable=trainable,
+        )
+    durations["phase2"] = time.monotonic() - t
+
+    t = time.monotonic()
+    iv = str(winner1["interval"])
+    holdout = evaluate_holdout(
+        comparison, data.full[iv], data.holdout_rows[iv], series_path=run_dir / HOLDOUT_SERIES
+    )
+    durations["holdout"] = time.monotonic() - t
+    finished = _now()
+    n1 = int(winner1.get("n_trials") or 0) if not opts.phase2_only else 0
+    n2 = int(comparison.get("n_trials") or 0)
+    report = {
+        "status": "completed",
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "mode": mode,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - t0, 3),
+        "phase1": {**winner1, "duration_s": durations.get("phase1")},
+        "phase2": {**comparison, "duration_s": durations["phase2"]},
+        "winner": {
+            "algorithm": comparison["winner_algorithm"],
+            "holding_days": comparison["holding_days"],
+            "interval": comparison["interval"],
+            "checkpoint_path": comparison["checkpoint_path"],
+            "objective": comparison["objective"],
+        },
+        "holdout": {**holdout, "duration_s": durations["holdout"]},
+        "pbo": (comparison.get("pbo") or {}).get("value"),
+        "deflated_sharpe": (comparison.get("deflated_sharpe") or {}).get("value"),
+        "data_window": data.window(),
+        "trial_counts": {
+            "phase1": n1,
+            "phase2": n2,
+            "total": n1 + n2,
+            "phase1_by_combination": winner1.get("trial_counts", {}),
+            "phase2_by_algorithm": comparison.get("trial_counts", {}),
+        },
+        "versions": versions(),
+        "config": config_doc,
+    }
+    write_json_atomic(run_dir / REPORT_FILE, report)
+    if opts.write_html:
+        from cappuccino_ray.report.html import write_report
+
+        report_path = write_report(run_dir)
+        report["html_report"] = str(report_path)
+    return report

@@ -1,0 +1,157 @@
+"""Build, run and resume one Tune job: searcher, concurrency, resources, ASHA, failures, checkpoints.
+
+Both phases run through :func:`run_tune_job`. A job lives in
+``<storage_path>/<name>/``; with ``resume=True`` and an existing experiment there,
+``Tuner.restore`` continues it (finished trials are kept and not re-run,
+unfinished and errored ones continue from their last checkpoint, and the
+searcher's Optuna studies are restored from Tune's saved searcher state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cappuccino_ray.config.search import AshaConfig, ResourcesConfig
+from cappuccino_ray.config.tracking import TrackingConfig
+from cappuccino_ray.errors import TrainingError
+from cappuccino_ray.report.tracking import tracking_callbacks
+from cappuccino_ray.search.progress import SearchProgress
+from cappuccino_ray.search.searcher import ComboSearcher
+
+__all__ = ["JobSpec", "init_ray", "run_tune_job"]
+
+METRIC = "objective"
+MODE = "max"
+TIME_ATTR = "splits_done"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What :func:`run_tune_job` needs besides the searcher and the trainable."""
+
+    storage_path: Path
+    """Absolute folder holding the experiment folder."""
+    name: str
+    """Experiment folder name."""
+    title: str
+    """Heading of the live progress view."""
+    resources: ResourcesConfig
+    """Resources per trial and concurrency."""
+    asha: AshaConfig
+    """Early stopping."""
+    max_t: int
+    """Most splits a trial reports (ASHA's ``max_t``)."""
+    max_failures: int
+    """Retries of a failed trial from its last checkpoint."""
+    verbose: bool = True
+    """Print the live progress view."""
+    tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
+    """Optional MLflow tracking callback."""
+
+    @property
+    def path(self) -> Path:
+        """The experiment folder."""
+        return self.storage_path / self.name
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folder names (Tune's default lists every hyperparameter)."""
+    return f"trial_{trial.trial_id}"
+
+
+def init_ray(address: str | None = None) -> None:
+    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    target = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        ray.init(address=target, ignore_reinit_error=True, log_to_driver=False)
+    except ConnectionError as exc:
+        raise TrainingError(f"cannot reach the Ray cluster at {target!r} ({exc}); check --address") from exc
+
+
+def _wrapped_trainable(
+    trainable: Callable[..., Any], markets: Mapping[str, Any] | None, resources: ResourcesConfig
+) -> Any:
+    from ray import tune
+
+    fn = tune.with_parameters(trainable, markets=markets) if markets is not None else trainable
+    return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
+
+
+def run_tune_job(
+    trainable: Callable[..., Any],
+    searcher: ComboSearcher,
+    spec: JobSpec,
+    *,
+    markets: Mapping[str, Any] | None = None,
+    resume: bool = False,
+) -> Any:
+    """Run (or resume) one Tune job and return its ``ResultGrid``.
+
+    Args:
+        trainable: A Tune function trainable ``f(config, markets=...)``.
+        searcher: The per-combination searcher; it also fixes the number of trials.
+        spec: Where the job lives and how it is scheduled.
+        markets: Passed to the trainable through ``tune.with_parameters`` (object store).
+        resume: Continue the experiment in ``spec.path`` if there is one.
+
+    Returns:
+        The job's ``ray.tune.ResultGrid``.
+    """
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search import ConcurrencyLimiter
+
+    # Tune snapshots the experiment state every 10+ s by default; a driver killed
+    # in between would re-run the splits reported since. A 5 s period keeps that
+    # window small at a negligible cost (a snapshot is one JSON file).
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
+    wrapped = _wrapped_trainable(trainable, markets, spec.resources)
+    if resume and tune.Tuner.can_restore(str(spec.path)):
+        tuner = tune.Tuner.restore(
+            str(spec.path), trainable=wrapped, resume_unfinished=True, resume_errored=True
+        )
+        return tuner.fit()
+    search_alg: Any = searcher
+    if spec.resources.max_concurrent > 0:
+        search_alg = ConcurrencyLimiter(searcher, max_concurrent=spec.resources.max_concurrent)
+    scheduler: Any = FIFOScheduler()
+    if spec.asha.enabled:
+        scheduler = ASHAScheduler(
+            time_attr=TIME_ATTR,
+            metric=METRIC,
+            mode=MODE,
+            max_t=spec.max_t,
+            grace_period=min(spec.asha.grace_period, spec.max_t),
+            reduction_factor=spec.asha.reduction_factor,
+        )
+    callbacks: list[Any] = [SearchProgress(spec.title, searcher.total_trials)] if spec.verbose else []
+    callbacks += tracking_callbacks(spec.tracking)
+    tuner = tune.Tuner(
+        wrapped,
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg,
+            scheduler=scheduler,
+            num_samples=searcher.total_trials,
+            # Reusing trial actors cuts per-trial start-up from ~1.5 s to ~0.1 s.
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=spec.name,
+            storage_path=str(spec.storage_path),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+            callbacks=callbacks,
+            verbose=0,
+        ),
+    )
+    return tuner.fit()

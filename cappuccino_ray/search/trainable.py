@@ -1,0 +1,455 @@
+"""The CPCV trial: one hyperparameter set, a fresh agent per split, a report after each split.
+
+:func:`cpcv_trainable` is the Tune function trainable both search phases run.
+For one config it computes features once, cuts the usable bars into CPCV
+splits (purge = episode horizon + lookback, embargo after each test group),
+and for each split trains a fresh PPO or double-DQN agent on the split's
+training runs (each contiguous run is one env segment), evaluates it
+deterministically on every test group separately, and reports the running
+objective, per-split metrics and a checkpoint (the split's agent, its env
+settings and feature scaling, and the per-bar returns of every test group so
+far in ``test_returns.npz``, and the per-group metrics so far in
+``trial_progress.json``). Tune's ASHA scheduler can stop a weak trial after
+any split. A diverging (NaN) or crashing trial raises :class:`TrainingError`.
+A trial restored by Tune (``--resume``, a lost node) continues after the last
+split of its latest checkpoint instead of starting again from split 0.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from cappuccino_ray.config._loader import from_mapping, to_dict
+from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig, parse_trial_config
+from cappuccino_ray.config.env import EnvSettings
+from cappuccino_ray.data.market import MarketData
+from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
+from cappuccino_ray.intervals import days_to_bars
+
+if TYPE_CHECKING:
+    from cappuccino_ray.agents.checkpoint import AgentSpec
+    from cappuccino_ray.agents.training import TrainOutcome
+
+__all__ = ["SplitPlan", "cpcv_trainable", "mini_trial_config", "plan_splits", "run_trial"]
+
+#: Per-group metrics of the splits done, so a restored trial continues where it stopped.
+PROGRESS_FILE = "trial_progress.json"
+
+#: A callback receiving each split's metrics and checkpoint folder (Tune's ``report`` in a trial).
+Reporter = Callable[[dict[str, Any], Path], None]
+
+
+def mini_trial_config(**overrides: Any) -> dict[str, Any]:
+    """A small, valid trial config (synthetic market, short training) for tests and benches.
+
+    Args:
+        **overrides: Keys replacing or adding to the defaults (run keys or hyperparameters).
+
+    Returns:
+        A flat config dict that :func:`cpcv_trainable` accepts.
+    """
+    algo = overrides.get("algo", "ppo")
+    cfg: dict[str, Any] = {
+        "algo": algo,
+        "interval": "1h",
+        "max_hold_days": 3,
+        "phase": 1,
+        "seed": 0,
+        "train_steps": 2048,
+        "n_groups": 4,
+        "n_test_groups": 2,
+        "max_splits": 6,
+        "synthetic_bars": 2500,
+        "hidden_size": 32,
+    }
+    if algo == "ppo":
+        cfg |= {"train_batch_size": 1024, "minibatch_size": 512, "num_epochs": 2, "num_envs": 32}
+    else:
+        cfg |= {"train_batch_size": 128, "learning_starts": 256, "target_update_freq": 500}
+    cfg.update(overrides)
+    return cfg
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """The bars of one CPCV split, in market rows.
+
+    Attributes:
+        index: Split number (0-based, CPCV order).
+        train_segments: Contiguous training runs ``(start, stop)``.
+        test_groups: ``(group_id, (start, stop))`` of each test group, in time order.
+    """
+
+    index: int
+    train_segments: tuple[tuple[int, int], ...]
+    test_groups: tuple[tuple[int, tuple[int, int]], ...]
+
+
+@dataclass
+class _Running:
+    """Per-group results accumulated over the splits of a trial."""
+
+    bot: list[Any] = field(default_factory=list)
+    bench: list[Any] = field(default_factory=list)
+    returns: dict[str, np.ndarray] = field(default_factory=dict)
+    splits_done: int = 0
+
+    def save(self, directory: Path) -> None:
+        """Write the per-group metrics (the returns are in ``test_returns.npz``)."""
+        from cappuccino_ray.atomic import write_json_atomic
+
+        doc = {
+            "splits_done": self.splits_done,
+            "bot": [asdict(m) for m in self.bot],
+            "bench": [asdict(m) for m in self.bench],
+        }
+        write_json_atomic(directory / PROGRESS_FILE, doc)
+
+    @classmethod
+    def load(cls, directory: Path) -> _Running:
+        """The state saved in a split's checkpoint folder.
+
+        Raises:
+            TrainingError: If the folder lacks the progress or returns file.
+        """
+        import json
+
+        from cappuccino_ray.agents.checkpoint import TEST_RETURNS_FILE
+        from cappuccino_ray.validation import SegmentMetrics
+
+        progress, returns = directory / PROGRESS_FILE, directory / TEST_RETURNS_FILE
+        if not progress.is_file() or not returns.is_file():
+            raise TrainingError(f"{directory}: not a complete trial checkpoint (no {PROGRESS_FILE})")
+        doc = json.loads(progress.read_text(encoding="utf-8"))
+        with np.load(returns) as data:
+            saved = {k: np.asarray(data[k]) for k in data.files}
+        return cls(
+            bot=[SegmentMetrics(**m) for m in doc["bot"]],
+            bench=[SegmentMetrics(**m) for m in doc["bench"]],
+            returns=saved,
+            splits_done=int(doc["splits_done"]),
+        )
+
+
+def plan_splits(
+    n_bars: int, first_bar: int, *, n_groups: int, n_test_groups: int, purge: int, embargo: int
+) -> list[SplitPlan]:
+    """CPCV splits over the usable bars ``first_bar .. n_bars - 1`` (before it: feature warm-up).
+
+    Args:
+        n_bars: Market length.
+        first_bar: First bar with warmed-up features and a full lookback.
+        n_groups: CPCV groups.
+        n_test_groups: Test groups per split.
+        purge: Bars dropped before each test group.
+        embargo: Bars dropped after each test group.
+
+    Returns:
+        One plan per split, in CPCV order.
+    """
+    from cappuccino_ray.validation import CombinatorialPurgedCV, index_segments
+
+    usable = n_bars - first_bar
+    if usable < 4 * n_groups:
+        raise ConfigError(
+            f"only {usable} usable bars after the {first_bar}-bar feature warm-up for {n_groups} groups; "
+            "give a longer market or fewer groups"
+        )
+    cv = CombinatorialPurgedCV(n_groups, n_test_groups, purge=purge, embargo=embargo)
+    plans = []
+    for k, ((train, tests), ids) in enumerate(zip(cv.split(usable), cv.test_group_ids, strict=True)):
+        segs = tuple((a + first_bar, b + first_bar) for a, b in index_segments(train) if b - a >= 2)
+        groups = tuple(
+            (g, (int(t[0]) + first_bar, int(t[-1]) + 1 + first_bar)) for g, t in zip(ids, tests, strict=True)
+        )
+        plans.append(SplitPlan(index=k, train_segments=segs, test_groups=groups))
+    return plans
+
+
+class _Trial:
+    """Everything fixed for one trial: market, features, env settings, splits."""
+
+    def __init__(self, trial: TrialConfig, params: PPOParams | DDQNParams, market: MarketData) -> None:
+        from cappuccino_ray.env import register_envs
+        from cappuccino_ray.features import CLIP, compute_features, feature_windows
+
+        self.trial, self.params, self.market = trial, params, market
+        rolling = trial.phase == 2
+        self.features = compute_features(market, rolling=rolling)
+        self.episode_bars = trial.episode_bars or days_to_bars(trial.max_hold_days, market.interval)
+        self.settings: dict[str, Any] = {
+            "max_hold_days": float(trial.max_hold_days),
+            "lookback": params.lookback,
+            "rolling_features": rolling,
+            "fee_model": "tiered" if rolling else "flat",
+            "action_mode": "continuous" if trial.algo == "ppo" else "discrete",
+            "episode_bars": self.episode_bars,
+            "no_trade_band": trial.no_trade_band,
+        }
+        if rolling:
+            self.settings["fee_mode"] = trial.fee_mode
+        self.feature_info = {
+            "names": list(self.features.names),
+            "warmup": int(self.features.warmup),
+            "windows": asdict(feature_windows(market.interval)),
+            "clip": float(CLIP),
+            "rolling": rolling,
+        }
+        # Labels: an episode starting at t reads up to episode_bars bars ahead, its
+        # observation lookback bars back; both must stay out of a test group.
+        self.purge = self.episode_bars + params.lookback
+        first_bar = self.features.warmup + params.lookback - 1
+        default_embargo = max(params.lookback, math.ceil(0.01 * (market.n_bars - first_bar)))
+        self.embargo = default_embargo if trial.embargo_bars is None else trial.embargo_bars
+        self.plans = plan_splits(
+            market.n_bars,
+            first_bar,
+            n_groups=trial.n_groups,
+            n_test_groups=trial.n_test_groups,
+            purge=self.purge,
+            embargo=self.embargo,
+        )
+        if trial.max_splits is not None:
+            self.plans = self.plans[: trial.max_splits]
+        self.warm_start = _warm_start(trial, params, market, self.features.n_features)
+        register_envs()
+
+    def env_config(self, segments: list[tuple[int, int]], mode: str) -> dict[str, Any]:
+        return {
+            "market": self.market,
+            "features": self.features,
+            "segments": segments,
+            "mode": mode,
+            "settings": dict(self.settings),
+        }
+
+
+def _market_for(trial: TrialConfig, markets: Mapping[str, MarketData] | None) -> MarketData:
+    if markets is None:
+        from cappuccino_ray.data.synthetic import generate_market
+
+        return generate_market(
+            trial.synthetic_bars,
+            interval=trial.interval,
+            seed=trial.seed,
+            planted_signal=trial.planted_signal,
+        )
+    if trial.interval not in markets:
+        raise ConfigError(
+            f"no market for interval {trial.interval!r}; the trial got {', '.join(markets) or 'none'}"
+        )
+    return markets[trial.interval]
+
+
+def _check_finite(split: int, losses: Mapping[str, float]) -> None:
+    bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+    if bad:
+        raise TrainingError(f"split {split}: training diverged, non-finite loss {bad}; lower lr or grad_clip")
+
+
+def run_trial(
+    config: Mapping[str, Any],
+    markets: Mapping[str, MarketData] | None = None,
+    *,
+    report: Reporter | None = None,
+    checkpoint_root: str | Path | None = None,
+    resume_from: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Run one CPCV trial outside or inside Tune.
+
+    Args:
+        config: The flat trial config (see :mod:`cappuccino_ray.config.agents`).
+        markets: Interval -> market (hold-out already removed); ``None`` generates one.
+        report: Called after each split with the metrics and the checkpoint folder.
+        checkpoint_root: Keep each split's checkpoint under this folder
+            (``split_000``...); ``None`` uses temporary folders.
+        resume_from: A split's checkpoint folder of this same trial: continue after that split.
+
+    Returns:
+        The metrics reported after each split.
+
+    Raises:
+        ConfigError: If the config is invalid.
+        TrainingError: If training diverges or crashes.
+    """
+    trial, params = parse_trial_config(config)
+    torch.set_num_threads(max(1, int(trial.num_cpus)))
+    setup = _Trial(trial, params, _market_for(trial, markets))
+    running = _Running.load(Path(resume_from)) if resume_from is not None else _Running()
+    history: list[dict[str, Any]] = []
+    for plan in setup.plans[running.splits_done :]:
+        with _checkpoint_dir(checkpoint_root, plan.index) as ckpt:
+            metrics = _run_split(setup, plan, running, ckpt)
+            history.append(metrics)
+            if report is not None:
+                report(metrics, ckpt)
+    return history
+
+
+class _checkpoint_dir:
+    """A split's checkpoint folder: kept under ``root`` or a temporary one."""
+
+    def __init__(self, root: str | Path | None, split: int) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix=f"split_{split:03d}_")
+            self.path = Path(self._tmp.name)
+        else:
+            self.path = Path(root) / f"split_{split:03d}"
+            self.path.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) -> dict[str, Any]:
+    from cappuccino_ray.agents.checkpoint import save_agent, save_test_returns
+    from cappuccino_ray.agents.inference import load_agent
+    from cappuccino_ray.agents.training import train_agent
+    from cappuccino_ray.validation import OBJECTIVES, evaluate_policy
+
+    trial = setup.trial
+    if not plan.train_segments:
+        raise ConfigError(f"split {plan.index} has no training bars left after purge and embargo")
+    seed = trial.seed * 1000 + plan.index
+    t0 = time.perf_counter()
+    try:
+        outcome = train_agent(
+            trial,
+            setup.params,
+            env_config=setup.env_config(list(plan.train_segments), "train"),
+            seed=seed,
+            warm_start=setup.warm_start,
+        )
+    except CappuccinoError:
+        raise
+    except Exception as exc:
+        raise TrainingError(f"split {plan.index}: training crashed: {type(exc).__name__}: {exc}") from exc
+    train_s = time.perf_counter() - t0
+    _check_finite(plan.index, outcome.losses)
+    save_agent(ckpt, _agent_spec(setup, plan, outcome), outcome.state)
+    agent = load_agent(ckpt)
+    split_bot, split_bench = [], []
+    for group, segment in plan.test_groups:
+        result = evaluate_policy(agent.act, setup.env_config([segment], "eval"), seed=seed)
+        if not np.all(np.isfinite(result.values)):
+            raise TrainingError(f"split {plan.index}: non-finite portfolio values on test group {group}")
+        split_bot.append(result.bot)
+        split_bench.append(result.benchmark)
+        running.returns[f"s{plan.index:03d}_g{group:02d}"] = result.returns
+    running.bot += split_bot
+    running.bench += split_bench
+    running.splits_done = plan.index + 1
+    save_test_returns(ckpt, running.returns)
+    running.save(ckpt)
+    objective = OBJECTIVES[trial.objective](running.bot, running.bench)
+    return {
+        "objective": float(objective),
+        "split": plan.index,
+        "splits_done": plan.index + 1,
+        "bot_sharpe": float(np.mean([m.sharpe for m in split_bot])),
+        "bh_sharpe": float(np.mean([m.sharpe for m in split_bench])),
+        "bot_return": float(np.mean([m.total_return for m in split_bot])),
+        "bh_return": float(np.mean([m.total_return for m in split_bench])),
+        "fees_paid": float(sum(m.fees_paid for m in split_bot)),
+        "n_trades": int(sum(m.n_trades for m in split_bot)),
+        "n_forced_sales": int(sum(m.n_forced_sales for m in split_bot)),
+        "env_steps": outcome.env_steps,
+        "warm_started": int(setup.warm_start is not None),
+        "train_s": train_s,
+        "env_steps_per_s": outcome.env_steps / max(train_s, 1e-9),
+        **{f"loss_{k}": v for k, v in outcome.losses.items()},
+    }
+
+
+def _agent_spec(setup: _Trial, plan: SplitPlan, outcome: TrainOutcome) -> AgentSpec:
+    from cappuccino_ray.agents.checkpoint import AgentSpec
+
+    trial, md = setup.trial, setup.market
+    return AgentSpec(
+        algo=trial.algo,
+        obs_dim=outcome.obs_dim,
+        n_assets=md.n_assets,
+        n_actions=outcome.n_actions,
+        hidden_size=setup.params.hidden_size,
+        n_layers=setup.params.n_layers,
+        dueling=bool(getattr(setup.params, "dueling", False)),
+        interval=md.interval,
+        symbols=tuple(md.symbols),
+        env_settings=to_dict(from_mapping(EnvSettings, setup.settings, source="trial env settings")),
+        features=setup.feature_info,
+        run={
+            "trial": to_dict(trial),
+            "params": to_dict(setup.params),
+            "split": plan.index,
+            "train_segments": [list(s) for s in plan.train_segments],
+            "test_groups": [[g, list(s)] for g, s in plan.test_groups],
+            "purge": setup.purge,
+            "embargo": setup.embargo,
+        },
+    )
+
+
+def _warm_start(
+    trial: TrialConfig, params: PPOParams | DDQNParams, md: MarketData, n_features: int
+) -> dict[str, Any] | None:
+    """Arguments of the PPO warm start, or ``None`` where the checkpoint's shapes do not allow one."""
+    from cappuccino_ray.agents.checkpoint import WEIGHTS_FILE, read_agent_spec
+
+    if not trial.warm_start_checkpoint or trial.algo != "ppo":
+        return None
+    spec = read_agent_spec(trial.warm_start_checkpoint)
+    fits = (
+        spec.algo == "ppo"
+        and spec.n_assets == md.n_assets
+        and spec.hidden_size == params.hidden_size
+        and spec.n_layers == params.n_layers
+        and len(spec.features.get("names", ())) <= n_features
+    )
+    if not fits:
+        return None
+    return {
+        "path": str(Path(trial.warm_start_checkpoint) / WEIGHTS_FILE),
+        "n_assets": md.n_assets,
+        "old_features": len(spec.features["names"]),
+        "new_features": n_features,
+        "old_lookback": int(spec.env_settings.get("lookback", 1)),
+        "lookback": params.lookback,
+    }
+
+
+def cpcv_trainable(config: dict[str, Any], markets: Mapping[str, MarketData] | None = None) -> None:
+    """Tune function trainable: run :func:`run_trial` and report after each split.
+
+    Wrap it with ``tune.with_parameters(cpcv_trainable, markets=...)`` to ship
+    the markets through the object store once.
+
+    Args:
+        config: The flat trial config from the searcher.
+        markets: Interval -> market; ``None`` generates a synthetic one.
+    """
+    from ray import tune
+
+    def report(metrics: dict[str, Any], ckpt: Path) -> None:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt)))
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        run_trial(config, markets, report=report)
+        return
+    # A restored trial: continue after the last split it reported.
+    with checkpoint.as_directory() as last:
+        run_trial(config, markets, report=report, resume_from=last)

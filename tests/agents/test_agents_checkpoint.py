@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cappuccino_ray.agents import AgentSpec, load_agent, save_agent
+from cappuccino_ray.agents.checkpoint import save_test_returns
+from cappuccino_ray.agents.networks import PolicyNet, QNet, ValueNet
+from cappuccino_ray.errors import DeployError
+
+
+def _ppo_checkpoint(tmp_path):
+    torch.manual_seed(1)
+    pi, vf = PolicyNet(63, 7, 16, 2), ValueNet(63, 16, 2)
+    with torch.no_grad():
+        pi.mean[-1].weight.normal_()  # make the mean non-trivial
+    state = {f"pi.{k}": v for k, v in pi.state_dict().items()} | {
+        f"vf.{k}": v for k, v in vf.state_dict().items()
+    }
+    spec = AgentSpec(
+        algo="ppo",
+        obs_dim=63,
+        n_assets=7,
+        n_actions=7,
+        hidden_size=16,
+        n_layers=2,
+        env_settings={"lookback": 1, "action_mode": "continuous"},
+        features={"names": ["a"] * 7},
+    )
+    save_agent(tmp_path, spec, {k: v.numpy() for k, v in state.items()})
+    return pi
+
+
+def test_ppo_round_trip_acts_like_the_trained_mean(tmp_path):
+    pi = _ppo_checkpoint(tmp_path)
+    agent = load_agent(tmp_path)
+    obs = np.random.default_rng(0).standard_normal((5, 63)).astype(np.float32)
+    expected = torch.clamp(pi(torch.as_tensor(obs))[:, :7], -1, 1).detach().numpy()
+    np.testing.assert_allclose(agent.act(obs), expected, rtol=1e-6)
+    single = agent.act(obs[0])
+    assert single.shape == (7,)
+    np.testing.assert_array_equal(agent.act(obs[0]), single)  # deterministic
+    w = agent.target_weights(obs[0])
+    assert w.shape == (7,) and np.all(w >= 0) and w.sum() <= 1 + 1e-9
+    assert agent.target_network_state() == {}
+    assert json.loads((tmp_path / "agent.json").read_text())["env_settings"]["lookback"] == 1
+
+
+def test_ddqn_round_trip_is_greedy_and_keeps_the_target_net(tmp_path):
+    torch.manual_seed(2)
+    q, target = QNet(63, 70, 16, 2, dueling=True), QNet(63, 70, 16, 2, dueling=True)
+    state = {f"q.{k}": v.numpy() for k, v in q.state_dict().items()}
+    state |= {f"target_q.{k}": v.numpy() for k, v in target.state_dict().items()}
+    spec = AgentSpec(
+        algo="ddqn",
+        obs_dim=63,
+        n_assets=7,
+        n_actions=70,
+        hidden_size=16,
+        n_layers=2,
+        dueling=True,
+        env_settings={"discrete_levels": 10},
+    )
+    save_agent(tmp_path, spec, state)
+    agent = load_agent(tmp_path)
+    obs = np.random.default_rng(1).standard_normal((4, 63)).astype(np.float32)
+    np.testing.assert_array_equal(agent.act(obs), q(torch.as_tensor(obs)).argmax(-1).numpy())
+    assert isinstance(agent.act(obs[0]), int)
+    tq = agent.target_network_state()
+    torch.testing.assert_close(tq["advantage.0.weight"], target.state_dict()["advantage.0.weight"])
+    w = agent.target_weights(obs[0])
+    assert w.shape == (7,) and np.isnan(w).sum() >= 6  # one asset changes at most
+
+
+def test_wrong_observation_length_is_a_clear_error(tmp_path):
+    _ppo_checkpoint(tmp_path)
+    with pytest.raises(DeployError, match="expects 63"):
+        load_agent(tmp_path).act(np.zeros(91, dtype=np.float32))
+
+
+def test_missing_or_broken_checkpoint(tmp_path):
+    with pytest.raises(DeployError, match="not an agent checkpoint"):
+        load_agent(tmp_path)
+    _ppo_checkpoint(tmp_path)
+    (tmp_path / "weights.pt").write_bytes(b"garbage")
+    with pytest.raises(DeployError, match="unreadable"):
+        load_agent(tmp_path)
+
+
+def test_test_returns_file_round_trip(tmp_path):
+    path = save_test_returns(tmp_path, {"s000_g01": np.array([0.1, -0.2]), "s000_g02": np.array([0.3])})
+    with np.load(path) as data:
+        assert sorted(data.files) == ["s000_g01", "s000_g02"]
+        np.testing.assert_array_equal(data["s000_g01"], [0.1, -0.2])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left

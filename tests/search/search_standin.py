@@ -1,0 +1,61 @@
+"""A cheap stand-in for the CPCV trainable: same config keys, same per-split reports.
+
+Its objective is a known function of the hyperparameters and the combination,
+so tests can check that the search finds what it should. ``sleep_s`` slows a
+split down (for the kill-and-resume test).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray import tune
+
+SPLITS_FILE = "state.json"
+
+
+def standin_objective(config: Mapping[str, Any], split: int) -> float:
+    lr = float(config.get("lr", 3e-5))
+    combo_bonus = 0.1 * int(config.get("max_hold_days", 0)) / 14 + (
+        0.2 if config.get("interval") == "1h" else 0
+    )
+    return combo_bonus - (math.log10(lr) + 4.5) ** 2 + 0.01 * split
+
+
+def standin_trainable(config: dict[str, Any], markets: Mapping[str, Any] | None = None) -> None:
+    start = 0
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            start = json.loads((Path(d) / SPLITS_FILE).read_text())["splits_done"]
+    rng = np.random.default_rng(int(config.get("seed", 0)))
+    n_splits = int(config.get("max_splits", 2))
+    sleep_s = float(config.get("sleep_s", 0.0))
+    for split in range(start, n_splits):
+        time.sleep(sleep_s)
+        obj = standin_objective(config, split)
+        returns = rng.normal(obj * 1e-3, 1e-2, size=64)
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / SPLITS_FILE).write_text(json.dumps({"splits_done": split + 1}))
+            np.savez(os.path.join(d, "test_returns.npz"), returns=returns)
+            tune.report(
+                {
+                    "objective": obj,
+                    "split": split,
+                    "splits_done": split + 1,
+                    "bot_sharpe": obj,
+                    "bh_sharpe": 0.1,
+                    "bot_return": obj / 10,
+                    "fees_paid": 1.0,
+                    "n_forced_sales": 0,
+                },
+                checkpoint=tune.Checkpoint.from_directory(d),
+            )
