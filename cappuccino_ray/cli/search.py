@@ -87,9 +87,13 @@ def _print_result(doc: dict[str, Any], what: str) -> None:
         "interval",
         "objective",
         "pbo",
-        "html_report",
     )
+    from cappuccino_ray.report.html import REPORT_FILE as HTML_REPORT_FILE
+
     short = {k: doc[k] for k in keys if k in doc}
+    html = Path(str(doc.get("run_dir", ""))) / HTML_REPORT_FILE
+    if "run_dir" in doc and html.is_file():
+        short["html_report"] = str(html)
     print(f"{what}:\n{json.dumps(short, indent=2, default=str)}")
 
 

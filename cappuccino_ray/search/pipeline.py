@@ -225,6 +225,5 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     if opts.write_html:
         from cappuccino_ray.report.html import write_report
 
-        report_path = write_report(run_dir)
-        report["html_report"] = str(report_path)
+        write_report(run_dir)  # beside the JSON; the returned dict stays equal to the file
     return report
