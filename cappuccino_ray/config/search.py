@@ -19,6 +19,7 @@ from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
 __all__ = [
+    "RUN_KEYS",
     "AshaConfig",
     "ParamSpec",
     "Phase1Config",
@@ -30,6 +31,27 @@ __all__ = [
 ]
 
 Algo = Literal["ppo", "ddqn"]
+
+#: Keys of a Tune trial config that place the trial in the search or set its budget and
+#: resources; every other key is a searched hyperparameter.
+RUN_KEYS: frozenset[str] = frozenset(
+    {
+        "algo",
+        "combo",
+        "interval",
+        "max_hold_days",
+        "phase",
+        "seed",
+        "trial_index",
+        "train_steps",
+        "n_groups",
+        "n_test_groups",
+        "max_splits",
+        "warm_start_checkpoint",
+        "num_cpus",
+        "num_gpus",
+    }
+)
 
 
 @dataclass(frozen=True)

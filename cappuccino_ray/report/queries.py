@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray.config.search import RUN_KEYS
 from cappuccino_ray.errors import ConfigError, DataError
 
 __all__ = [
@@ -43,23 +44,8 @@ __all__ = [
 #: The file the whole two-phase job writes when it finishes.
 TRAINING_REPORT = "two_phase_training_report.json"
 #: Config keys that place a trial in the search or set its budget and resources; every other
-#: config key is a hyperparameter (the same split as ``cappuccino_ray.search.results.RUN_KEYS``).
-SEARCH_KEYS: tuple[str, ...] = (
-    "algo",
-    "combo",
-    "interval",
-    "max_hold_days",
-    "phase",
-    "seed",
-    "trial_index",
-    "train_steps",
-    "n_groups",
-    "n_test_groups",
-    "max_splits",
-    "warm_start_checkpoint",
-    "num_cpus",
-    "num_gpus",
-)
+#: config key is a hyperparameter.
+SEARCH_KEYS: tuple[str, ...] = tuple(sorted(RUN_KEYS))
 _EXPERIMENT_STATE = "experiment_state-*.json"
 
 

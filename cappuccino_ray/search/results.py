@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray.config.search import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.search.searcher import combo_label
 
@@ -30,24 +31,6 @@ __all__ = [
 ]
 
 TEST_RETURNS_FILE = "test_returns.npz"
-#: Keys of a trial config that are not hyperparameters.
-RUN_KEYS = frozenset(
-    {
-        "algo",
-        "interval",
-        "max_hold_days",
-        "phase",
-        "seed",
-        "trial_index",
-        "train_steps",
-        "n_groups",
-        "n_test_groups",
-        "max_splits",
-        "warm_start_checkpoint",
-        "num_cpus",
-        "num_gpus",
-    }
-)
 
 
 @dataclass(frozen=True)

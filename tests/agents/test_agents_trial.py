@@ -49,8 +49,9 @@ def test_same_seed_gives_identical_test_actions(ray_session, tmp_path, algo):
     np.testing.assert_array_equal(load_agent(runs[0]).act(obs), load_agent(runs[1]).act(obs))
 
 
-def test_divergence_fails_with_the_reason(ray_session):
-    cfg = _tiny(
+def _diverging() -> dict:
+    """A PPO config whose huge step size and unclipped gradients blow the weights up."""
+    return _tiny(
         algo="ppo",
         train_steps=4096,
         lr=0.9,
@@ -61,6 +62,10 @@ def test_divergence_fails_with_the_reason(ray_session):
         num_epochs=10,
         num_envs=8,
     )
+
+
+def test_divergence_fails_with_the_reason(ray_session):
+    cfg = _diverging()
     with pytest.raises(TrainingError, match="diverged"):
         run_trial(cfg)
 
@@ -73,16 +78,7 @@ def test_tune_runs_the_trial_and_keeps_checkpoints(ray_session, tmp_path):
 
     markets = {"1h": generate_market(1500, seed=5)}
     good = mini_trial_config(max_splits=2, n_groups=3, n_test_groups=1, train_steps=512)
-    bad = _tiny(
-        train_steps=4096,
-        lr=0.9,
-        entropy_coeff=1.0,
-        grad_clip=1e30,
-        train_batch_size=256,
-        minibatch_size=32,
-        num_epochs=10,
-        num_envs=8,
-    )
+    bad = _diverging()
     trainable = tune.with_parameters(cpcv_trainable, markets=markets)
     results = {}
     for name, cfg in (("good", good), ("bad", bad)):
