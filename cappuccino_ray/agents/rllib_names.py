@@ -9,6 +9,7 @@ upgrade of Ray touches this module only. Pinned to Ray 2.60's new API stack
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -41,6 +42,12 @@ from ray.rllib.utils.metrics import (
 )
 
 from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
+
+# Every EnvRunner registers RLlib's wrapper id again with gymnasium, which warns each time;
+# the override is RLlib's own and harmless, so it is not shown to users.
+warnings.filterwarnings(
+    "ignore", message=r".*Overriding environment rllib-single-agent-env", category=UserWarning
+)
 
 __all__ = [
     "ACTIONS",
