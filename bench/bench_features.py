@@ -91,7 +91,7 @@ def main() -> None:
         "features_all_cpu_s_7x210k_5m": round(all_cpu_s, 3),
         "features_all_peak_mib": round(peak, 1),
         "pandas_baseline_all_s": round(pandas_s, 3),
-        "speedup_vs_pandas": round(pandas_s / all_s, 2),
+        "speedup_vs_pandas_x": round(pandas_s / all_s, 2),
     }
     print(f"features for {N_ASSETS} assets x {N_BARS:,} bars of 5m (best of {REPEATS})")
     print(f"{'what':<32}{'value':>10}")

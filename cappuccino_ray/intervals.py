@@ -16,7 +16,7 @@ __all__ = [
     "bars_per_day",
     "days_to_bars",
     "interval_minutes",
-    "interval_timedelta",
+    "interval_ns",
     "periods_per_year",
     "validate_interval",
 ]
@@ -37,6 +37,7 @@ INTERVALS: dict[str, int] = {
 SEARCH_INTERVALS: tuple[str, ...] = ("5m", "15m", "30m", "1h", "4h")
 
 MINUTES_PER_DAY = 1440
+NS_PER_MINUTE = 60 * 10**9
 DAYS_PER_YEAR = 365
 
 
@@ -63,9 +64,9 @@ def interval_minutes(interval: str) -> int:
     return INTERVALS[validate_interval(interval)]
 
 
-def interval_timedelta(interval: str) -> str:
-    """The interval as a pandas frequency string (e.g. ``"5min"``)."""
-    return f"{interval_minutes(interval)}min"
+def interval_ns(interval: str) -> int:
+    """Length of one bar of ``interval`` in nanoseconds (the unit of ``datetime64[ns]`` stamps)."""
+    return interval_minutes(interval) * NS_PER_MINUTE
 
 
 def bars_per_day(interval: str) -> float:

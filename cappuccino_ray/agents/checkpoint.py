@@ -7,15 +7,13 @@ warm-starts from and what a deployment loads)::
     weights.pt        torch state dict (PPO: pi.*, vf.*; DDQN: q.*, target_q.*)
     test_returns.npz  per-bar returns of every evaluated test group (written by the trial)
 
-Every file is written to a temp name and moved into place with ``os.replace``.
+Every file is written through :func:`cappuccino_ray.atomic.atomic_write` (temp file, fsync, ``os.replace``).
 No Ray import: :mod:`cappuccino_ray.agents.inference` reads these files with torch only.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +22,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from cappuccino_ray.atomic import atomic_write, write_json_atomic
 from cappuccino_ray.errors import DeployError
+from cappuccino_ray.run_files import TEST_RETURNS_FILE
 
 __all__ = [
     "AGENT_FILE",
@@ -40,7 +40,6 @@ __all__ = [
 
 AGENT_FILE = "agent.json"
 WEIGHTS_FILE = "weights.pt"
-TEST_RETURNS_FILE = "test_returns.npz"
 FORMAT_VERSION = 1
 
 
@@ -76,17 +75,6 @@ class AgentSpec:
     """Checkpoint format version."""
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_agent(directory: str | Path, spec: AgentSpec, state_dict: Mapping[str, Any]) -> Path:
     """Write ``agent.json`` and ``weights.pt`` into ``directory`` (created if needed).
 
@@ -99,36 +87,21 @@ def save_agent(directory: str | Path, spec: AgentSpec, state_dict: Mapping[str, 
         The folder.
     """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {k: torch.as_tensor(np.asarray(v)) for k, v in state_dict.items()}
-    _atomic_write(out / WEIGHTS_FILE, lambda tmp: torch.save(tensors, tmp))
-    text = json.dumps(asdict(spec), indent=2, sort_keys=True, default=_json_default)
-    _atomic_write(out / AGENT_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(out / WEIGHTS_FILE, lambda tmp: torch.save(tensors, tmp))
+    write_json_atomic(out / AGENT_FILE, asdict(spec), allow_nan=True)  # run metrics may hold NaN
     return out
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple | set):
-        return list(value)
-    raise TypeError(f"cannot store {type(value).__name__} in {AGENT_FILE}")
 
 
 def save_test_returns(directory: str | Path, returns: Mapping[str, np.ndarray]) -> Path:
     """Write per-bar test returns as ``test_returns.npz`` (one array per key)."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in returns.items()}
 
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
 
-    _atomic_write(out / TEST_RETURNS_FILE, write)
-    return out / TEST_RETURNS_FILE
+    return atomic_write(Path(directory) / TEST_RETURNS_FILE, write)
 
 
 def read_agent_spec(directory: str | Path) -> AgentSpec:

@@ -2,8 +2,7 @@
 
 What is the project's: :class:`DDQNModule` (a plain or dueling ReLU Q-network
 from :mod:`cappuccino_ray.agents.networks`, its target copy, and a linear
-epsilon-greedy schedule keyed on env steps), :func:`double_q_targets` (the
-target rule written out, used by the tests to check the learner), and the
+epsilon-greedy schedule keyed on env steps), the
 config builder :func:`build_ddqn_config`, and the replay path: a flat numpy
 ring buffer with vectorised n-step returns (:mod:`.replay`) feeding RLlib's
 learner one flat batch per iteration (``rllib_names.LeanDQN``). What is
@@ -24,37 +23,13 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.networks import QNet
 from cappuccino_ray.config.agents import DDQNParams
 
-__all__ = ["DDQNModule", "build_ddqn_config", "double_q_targets", "linear_epsilon"]
+__all__ = ["DDQNModule", "build_ddqn_config", "linear_epsilon"]
 
 
 def linear_epsilon(step: int, *, initial: float, final: float, steps: int) -> float:
     """Epsilon after ``step`` env steps: linear from ``initial`` to ``final`` over ``steps``."""
     frac = min(1.0, max(0.0, step / max(1, steps)))
     return initial + frac * (final - initial)
-
-
-def double_q_targets(
-    rewards: torch.Tensor,
-    terminated: torch.Tensor,
-    q_next_online: torch.Tensor,
-    q_next_target: torch.Tensor,
-    gamma_n: float | torch.Tensor,
-) -> torch.Tensor:
-    """Double-DQN targets ``r + gamma^n (1 - done) Q_target(s', argmax_a Q_online(s', a))``.
-
-    Args:
-        rewards: (n-step) rewards, shape ``(B,)``.
-        terminated: True where ``s'`` is terminal, shape ``(B,)``.
-        q_next_online: Online network's Q-values at ``s'``, ``(B, A)``.
-        q_next_target: Target network's Q-values at ``s'``, ``(B, A)``.
-        gamma_n: Discount to the power of the steps to ``s'``.
-
-    Returns:
-        Targets, shape ``(B,)``.
-    """
-    best = q_next_online.argmax(dim=-1, keepdim=True)
-    value = q_next_target.gather(-1, best).squeeze(-1)
-    return rewards + gamma_n * (1.0 - terminated.float()) * value
 
 
 class DDQNModule(rl.TorchRLModule, rl.QNetAPI, rl.TargetNetworkAPI, rl.InferenceOnlyAPI):

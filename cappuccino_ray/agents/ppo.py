@@ -9,13 +9,13 @@ maps a phase-1 first layer onto the wider phase-2 observation.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import torch
 
 from cappuccino_ray.agents import rllib_names as rl
+from cappuccino_ray.agents.checkpoint import read_weights
 from cappuccino_ray.agents.networks import PolicyNet, ValueNet, expand_first_layer
 from cappuccino_ray.config.agents import PPOParams
 
@@ -53,12 +53,12 @@ class PPOModule(rl.TorchRLModule, rl.ValueFunctionAPI):
 
 
 def load_warm_start(
-    *, path: str, n_assets: int, old_features: int, new_features: int, old_lookback: int, lookback: int
+    *, checkpoint: str, n_assets: int, old_features: int, new_features: int, old_lookback: int, lookback: int
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Read a PPO checkpoint's weights, widening the first layers to a new observation.
 
     Args:
-        path: The checkpoint's ``weights.pt``.
+        checkpoint: The PPO checkpoint folder (its ``weights.pt`` is read).
         n_assets: Assets in both observations.
         old_features: Features per bar in the checkpoint's observation.
         new_features: Features per bar in the new observation.
@@ -68,7 +68,7 @@ def load_warm_start(
     Returns:
         ``{"pi": state_dict, "vf": state_dict}`` for :class:`PolicyNet` / :class:`ValueNet`.
     """
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    state = read_weights(checkpoint)
     out: dict[str, dict[str, torch.Tensor]] = {}
     for net, first in (("pi", "mean.0.weight"), ("vf", "net.0.weight")):
         sd = {k[len(net) + 1 :]: v for k, v in state.items() if k.startswith(f"{net}.")}

@@ -16,6 +16,7 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.algorithms.dqn.dqn_learner import QF_LOSS_KEY, QF_MEAN_KEY
+from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
@@ -69,11 +70,13 @@ __all__ = [
     "QF_PREDS",
     "QF_TARGET_NEXT_PREDS",
     "REPLAY_BUFFER_TYPE",
+    "TD_ERROR_KEY",
     "TOTAL_LOSS_KEY",
     "VF_LOSS_KEY",
     "Algorithm",
     "AlgorithmConfig",
     "DQNConfig",
+    "DQNTorchLearner",
     "InferenceOnlyAPI",
     "LeanDQN",
     "PPOConfig",

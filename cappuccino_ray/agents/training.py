@@ -20,12 +20,10 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.ddqn import build_ddqn_config
 from cappuccino_ray.agents.ppo import build_ppo_config
 from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig
+from cappuccino_ray.env import ENV_ID
 from cappuccino_ray.errors import TrainingError
 
 __all__ = ["TrainOutcome", "build_algorithm_config", "train_agent"]
-
-#: The env id training uses (registered by ``cappuccino_ray.env.register_envs``).
-ENV_ID = "CryptoTrading-v0"
 
 
 @dataclass
@@ -36,8 +34,6 @@ class TrainOutcome:
         state: The learner's module weights (numpy), target network included for DDQN.
         losses: Last iteration's loss metrics.
         env_steps: Env steps sampled.
-        steps_trained: Env steps trained on (replayed, for DDQN).
-        iterations: ``Algorithm.train()`` calls.
         build_s: Seconds to build the algorithm.
         train_s: Seconds spent in ``train()``.
         obs_dim: Observation length.
@@ -47,8 +43,6 @@ class TrainOutcome:
     state: dict[str, np.ndarray]
     losses: dict[str, float] = field(default_factory=dict)
     env_steps: int = 0
-    steps_trained: int = 0
-    iterations: int = 0
     build_s: float = 0.0
     train_s: float = 0.0
     obs_dim: int = 0
@@ -64,7 +58,13 @@ def build_algorithm_config(
     env: str | type = ENV_ID,
     warm_start: Mapping[str, Any] | None = None,
 ) -> rl.AlgorithmConfig:
-    """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`)."""
+    """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`).
+
+    The training envs get ``info: False``: nothing in training reads the step infos,
+    and building them (then RLlib splitting them per env in Python) took about half
+    of a 64-copy env step (``bench/bench_env.py``).
+    """
+    env_config = {**env_config, "info": False}
     if isinstance(params, PPOParams):
         return build_ppo_config(
             params,
@@ -121,15 +121,13 @@ def train_agent(
     ).build_algo()
     rl.seed_replay_buffer(algo, seed)
     build_s = time.perf_counter() - t0
-    iterations, sampled, trained = 0, 0, 0
+    sampled = 0
     losses: dict[str, float] = {}
     try:
         t1 = time.perf_counter()
         while sampled < trial.train_steps:
             result = algo.train()
-            iterations += 1
             sampled = rl.steps_sampled(result)
-            trained = rl.steps_trained(result, replayed=trial.algo == "ddqn")
             losses = rl.loss_values(result) or losses
             bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
             if bad:
@@ -149,8 +147,6 @@ def train_agent(
         state=state,
         losses=losses,
         env_steps=sampled,
-        steps_trained=trained,
-        iterations=iterations,
         build_s=build_s,
         train_s=train_s,
         obs_dim=obs_dim,

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray.run_files import HTML_REPORT_FILE
+
 __all__ = ["options_from_args", "register"]
 
 
@@ -30,51 +32,55 @@ def register(sub: Any) -> None:
     """Add ``phase1``, ``phase2``, ``run`` and ``demo``."""
     p1 = sub.add_parser("phase1", help="phase 1: the holding time x interval search")
     _common(p1)
-    p1.set_defaults(func=_cmd_phase1)
+    p1.set_defaults(func=_cmd_pipeline, phase1_only=True, what="phase 1 winner")
 
     p2 = sub.add_parser("phase2", help="phase 2: PPO vs double-DQN on phase 1's winner")
     _common(p2)
     p2.add_argument(
         "--phase1-results", required=True, metavar="PATH", help="phase1_winner.json or its folder"
     )
-    p2.set_defaults(func=_cmd_phase2)
+    p2.set_defaults(func=_cmd_pipeline, phase2_only=True, what="two-phase report")
 
     run = sub.add_parser("run", help="the whole two-phase job, then the hold-out evaluation and report")
     _common(run)
     run.add_argument("--phase1-only", action="store_true", help="stop after phase 1")
     run.add_argument("--phase2-only", action="store_true", help="skip phase 1 (needs --phase1-results)")
     run.add_argument("--phase1-results", metavar="PATH", help="phase1_winner.json or its folder")
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=_cmd_pipeline, what="two-phase report")
 
     demo = sub.add_parser("demo", help="the mini two-phase job on generated data, to its report")
     _common(demo, data=False)
-    demo.set_defaults(func=_cmd_demo, mini=True)
+    demo.set_defaults(func=_cmd_demo, mini=True, what="demo two-phase report")
 
 
 def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
-    """Build :class:`~cappuccino_ray.search.pipeline.PipelineOptions` from parsed arguments."""
+    """Build :class:`~cappuccino_ray.search.pipeline.PipelineOptions` from parsed arguments.
+
+    Raises:
+        ConfigError: If a run setting is out of range (e.g. ``--holdout-fraction 0.7``).
+    """
+    from cappuccino_ray.config import from_mapping
     from cappuccino_ray.config.search import RunConfig
     from cappuccino_ray.search.pipeline import PipelineOptions
 
-    if args.phase1_only if hasattr(args, "phase1_only") else False:
-        changes.setdefault("phase1_only", True)
-    if getattr(args, "phase2_only", False):
-        changes.setdefault("phase2_only", True)
+    run = {
+        "results_dir": args.results,
+        "holdout_fraction": args.holdout_fraction,
+        "address": args.address,
+        "verbose": not args.quiet,
+    }
     values: dict[str, Any] = {
         "config_dir": Path(args.config),
         "data": getattr(args, "data", None),
-        "mini": bool(args.mini),
+        "mini": args.mini,
         "seed": args.seed,
-        "resume": bool(args.resume),
+        "resume": args.resume,
+        "phase1_only": getattr(args, "phase1_only", False),
+        "phase2_only": getattr(args, "phase2_only", False),
         "phase1_results": getattr(args, "phase1_results", None),
-        "run": RunConfig(
-            results_dir=args.results,
-            holdout_fraction=args.holdout_fraction,
-            address=args.address,
-            verbose=not args.quiet,
-        ),
+        "run": from_mapping(RunConfig, run, source="command line"),
+        **changes,
     }
-    values.update(changes)
     return PipelineOptions(**values)
 
 
@@ -88,8 +94,6 @@ def _print_result(doc: dict[str, Any], what: str) -> None:
         "objective",
         "pbo",
     )
-    from cappuccino_ray.report.html import REPORT_FILE as HTML_REPORT_FILE
-
     short = {k: doc[k] for k in keys if k in doc}
     html = Path(str(doc.get("run_dir", ""))) / HTML_REPORT_FILE
     if "run_dir" in doc and html.is_file():
@@ -97,35 +101,17 @@ def _print_result(doc: dict[str, Any], what: str) -> None:
     print(f"{what}:\n{json.dumps(short, indent=2, default=str)}")
 
 
-def _cmd_phase1(args: argparse.Namespace) -> int:
+def _cmd_pipeline(args: argparse.Namespace, **changes: Any) -> int:
     from cappuccino_ray.search.pipeline import run_pipeline
 
-    winner = run_pipeline(options_from_args(args, phase1_only=True))
-    _print_result(winner, "phase 1 winner")
-    return 0
-
-
-def _cmd_phase2(args: argparse.Namespace) -> int:
-    from cappuccino_ray.search.pipeline import run_pipeline
-
-    report = run_pipeline(options_from_args(args, phase2_only=True))
-    _print_result(report, "two-phase report")
-    return 0
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from cappuccino_ray.search.pipeline import run_pipeline
-
-    doc = run_pipeline(options_from_args(args))
-    _print_result(doc, "phase 1 winner" if args.phase1_only else "two-phase report")
+    opts = options_from_args(args, **changes)
+    doc = run_pipeline(opts)
+    _print_result(doc, "phase 1 winner" if opts.phase1_only else args.what)
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cappuccino_ray.config import DataConfig, load_config
-    from cappuccino_ray.search.pipeline import run_pipeline
 
     data = load_config(DataConfig, Path(args.config) / "data.yaml", {"source": "synthetic"})
-    report = run_pipeline(options_from_args(args, data=data, mini=True))
-    _print_result(report, "demo two-phase report")
-    return 0
+    return _cmd_pipeline(args, data=data)

@@ -1,8 +1,8 @@
 """Typed, frozen configuration objects, loaded from ``configs/*.yaml`` and validated at load.
 
 One module per concern: ``data``, ``env`` (environment and fee schedules),
-``validation`` (hold-out, CPCV, objective), ``agents`` (hyperparameters and
-trial settings), ``search`` (phases 1 and 2, the whole run), ``ops``
+``agents`` (hyperparameters and trial settings, including the CPCV split and the
+objective), ``search`` (phases 1 and 2, the whole run and its hold-out), ``ops``
 (schedule, deploy gate, notifications) and ``tracking``.
 """
 
@@ -11,7 +11,6 @@ from cappuccino_ray.config.data import DataConfig, SyntheticConfig
 from cappuccino_ray.config.env import EnvSettings, FeeSchedule, FeeTier
 from cappuccino_ray.config.ops import DeployConfig, GateConfig, NotifyConfig, ScheduleConfig
 from cappuccino_ray.config.tracking import TrackingConfig
-from cappuccino_ray.config.validation import ValidationConfig
 
 __all__ = [
     "DataConfig",
@@ -24,7 +23,6 @@ __all__ = [
     "ScheduleConfig",
     "SyntheticConfig",
     "TrackingConfig",
-    "ValidationConfig",
     "bounds",
     "from_mapping",
     "load_config",

@@ -21,7 +21,7 @@ import yaml
 
 from cappuccino_ray.errors import ConfigError
 
-__all__ = ["bounds", "from_mapping", "load_config", "load_yaml", "override", "to_dict"]
+__all__ = ["bounds", "check_cpcv_groups", "from_mapping", "load_config", "load_yaml", "override", "to_dict"]
 
 T = TypeVar("T")
 
@@ -37,6 +37,16 @@ def bounds(
 ) -> dict[str, Any]:
     """Field metadata declaring the allowed range or choices of a value."""
     return {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "doc": doc}
+
+
+def check_cpcv_groups(n_groups: int, n_test_groups: int) -> None:
+    """The CPCV rule shared by every config with a split: at least one group must stay for training.
+
+    Raises:
+        ConfigError: If ``n_test_groups >= n_groups``.
+    """
+    if n_test_groups >= n_groups:
+        raise ConfigError(f"n_test_groups ({n_test_groups}) must be below n_groups ({n_groups})")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

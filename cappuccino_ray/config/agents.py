@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from cappuccino_ray.config._loader import bounds, from_mapping
+from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
-__all__ = ["DDQNParams", "PPOParams", "TrialConfig", "parse_trial_config"]
+__all__ = ["RUN_KEYS", "DDQNParams", "PPOParams", "TrialConfig", "parse_trial_config"]
 
 
 @dataclass(frozen=True)
@@ -174,16 +174,18 @@ class TrialConfig:
     """Index the searcher gave the trial (recorded, not used)."""
 
     def validate(self) -> None:
-        """At least one group must stay for training."""
-        if self.n_test_groups >= self.n_groups:
-            raise ConfigError(
-                f"n_test_groups ({self.n_test_groups}) must be below n_groups ({self.n_groups})"
-            )
+        """At least one group must stay for training; the objective must be a known one."""
+        check_cpcv_groups(self.n_groups, self.n_test_groups)
+        from cappuccino_ray.validation import get_objective  # late: keeps config free of numpy/scipy
+
+        get_objective(self.objective)  # a ConfigError naming the choices for an unknown name
         if self.warm_start_checkpoint and self.algo != "ppo":
             raise ConfigError("warm_start_checkpoint is for PPO only; drop it for ddqn trials")
 
 
-_RUN_KEYS = frozenset(f.name for f in fields(TrialConfig))
+#: Keys of a flat trial config that are run settings (:class:`TrialConfig`'s fields); every
+#: other key is a hyperparameter of the algorithm.
+RUN_KEYS: frozenset[str] = frozenset(f.name for f in fields(TrialConfig))
 
 
 def parse_trial_config(
@@ -205,9 +207,9 @@ def parse_trial_config(
     """
     if not isinstance(config, Mapping):
         raise ConfigError(f"{source}: a trial config must be a mapping, got {type(config).__name__}")
-    run = {k: v for k, v in config.items() if k in _RUN_KEYS}
+    run = {k: v for k, v in config.items() if k in RUN_KEYS}
     trial = from_mapping(TrialConfig, run, source=source)
-    hyper = {k: v for k, v in config.items() if k not in _RUN_KEYS}
+    hyper = {k: v for k, v in config.items() if k not in RUN_KEYS}
     params_cls: type[PPOParams] | type[DDQNParams] = PPOParams if trial.algo == "ppo" else DDQNParams
     params = from_mapping(params_cls, hyper, source=f"{source} ({trial.algo} hyperparameters)")
     return trial, params

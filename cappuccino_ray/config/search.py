@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cappuccino_ray.config._loader import bounds, from_mapping, load_yaml
+from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping, load_yaml
 from cappuccino_ray.config.tracking import TrackingConfig
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
 __all__ = [
-    "RUN_KEYS",
     "AshaConfig",
     "ParamSpec",
     "Phase1Config",
@@ -31,27 +30,6 @@ __all__ = [
 ]
 
 Algo = Literal["ppo", "ddqn"]
-
-#: Keys of a Tune trial config that place the trial in the search or set its budget and
-#: resources; every other key is a searched hyperparameter.
-RUN_KEYS: frozenset[str] = frozenset(
-    {
-        "algo",
-        "combo",
-        "interval",
-        "max_hold_days",
-        "phase",
-        "seed",
-        "trial_index",
-        "train_steps",
-        "n_groups",
-        "n_test_groups",
-        "max_splits",
-        "warm_start_checkpoint",
-        "num_cpus",
-        "num_gpus",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -100,10 +78,7 @@ class TrialBudget:
 
     def validate(self) -> None:
         """``n_test_groups`` must leave at least one training group."""
-        if self.n_test_groups >= self.n_groups:
-            raise ConfigError(
-                f"n_test_groups ({self.n_test_groups}) must be below n_groups ({self.n_groups})"
-            )
+        check_cpcv_groups(self.n_groups, self.n_test_groups)
 
 
 @dataclass(frozen=True)
@@ -153,9 +128,9 @@ class Phase1Config:
     asha: AshaConfig = field(default_factory=AshaConfig)
     """Early stopping."""
     max_failures: int = field(default=2, metadata=bounds(ge=0))
+    """Retries of a failed trial from its last checkpoint (e.g. a lost node)."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     """Optional experiment tracking (MLflow) of this Tune job."""
-    """Retries of a failed trial from its last checkpoint (e.g. a lost node)."""
     fixed: dict[str, Any] = field(default_factory=dict)
     """Hyperparameters held constant (not searched)."""
     space: dict[str, ParamSpec] = field(default_factory=dict)
@@ -200,9 +175,9 @@ class Phase2Config:
     asha: AshaConfig = field(default_factory=AshaConfig)
     """Early stopping."""
     max_failures: int = field(default=2, metadata=bounds(ge=0))
+    """Retries of a failed trial from its last checkpoint."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     """Optional experiment tracking (MLflow) of this Tune job."""
-    """Retries of a failed trial from its last checkpoint."""
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per algorithm, hyperparameters held constant."""
     spaces: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)

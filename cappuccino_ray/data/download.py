@@ -28,7 +28,7 @@ from cappuccino_ray.data.ingest import ImportResult, store_candles
 from cappuccino_ray.data.readers import RawCandles, candles_from_ccxt, normalise_symbol
 from cappuccino_ray.data.store import dataset_path, read_info
 from cappuccino_ray.errors import DataError
-from cappuccino_ray.intervals import interval_minutes, validate_interval
+from cappuccino_ray.intervals import interval_ns, validate_interval
 
 __all__ = ["DownloadResult", "download", "make_exchange", "parse_since"]
 
@@ -183,7 +183,7 @@ def download(
             f"{exchange.id} has no {interval} candles (it offers {', '.join(timeframes)}); download a finer "
             f"interval that divides {interval} and resample"
         )
-    step = interval_minutes(interval) * 60_000
+    step = interval_ns(interval) // 10**6  # ms, ccxt's unit
     now = _exchange_now(exchange) if now_ms is None else now_ms
     last_closed = (now // step) * step - step
     since_ms = parse_since(since)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cappuccino_ray.config.data import DataConfig
-from cappuccino_ray.data.readers import OHLCV, RawCandles, read_candles
+from cappuccino_ray.data.readers import CANDLE_SUFFIXES, OHLCV, RawCandles, read_candles
 from cappuccino_ray.data.store import DatasetInfo, dataset_path, read_dataset, write_dataset
 from cappuccino_ray.data.validate import ValidationReport, validate_candles
 
@@ -134,7 +134,7 @@ def import_files(
     return results
 
 
-_PATTERNS = ("*.csv", "*.csv.gz", "*.parquet", "*.feather", "*.json")
+_PATTERNS = tuple(f"*{suffix}" for suffix in CANDLE_SUFFIXES)
 
 
 def _expand(paths: Sequence[str | Path]) -> list[Path]:

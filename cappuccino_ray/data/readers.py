@@ -27,9 +27,10 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from cappuccino_ray.errors import ConfigError, DataError
-from cappuccino_ray.intervals import INTERVALS, validate_interval
+from cappuccino_ray.intervals import INTERVALS, interval_ns, validate_interval
 
 __all__ = [
+    "CANDLE_SUFFIXES",
     "OHLCV",
     "RawCandles",
     "candles_from_ccxt",
@@ -52,7 +53,19 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 # Quote currencies recognised at the end of a separator-less pair such as BTCUSDT.
 _QUOTES: tuple[str, ...] = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "BTC", "ETH")
-_SUFFIXES: tuple[str, ...] = (".csv.gz", ".csv", ".parquet", ".feather", ".json", ".gz")
+#: File name endings (lower case) that :func:`read_candles` reads, and how: the one list of
+#: supported files. ``.txt`` files are read as CSV when named, but not collected from folders.
+_FORMATS: dict[str, str] = {
+    ".csv.gz": "csv",
+    ".csv": "csv",
+    ".txt.gz": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".feather": "feather",
+    ".json": "json",
+}
+#: The endings a folder import collects.
+CANDLE_SUFFIXES: tuple[str, ...] = tuple(s for s in _FORMATS if not s.startswith(".txt"))
 _NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -89,12 +102,15 @@ def normalise_symbol(symbol: str) -> str:
     raise DataError(f"cannot tell base from quote in symbol {symbol!r}; write it as BASE/QUOTE, e.g. BTC/USD")
 
 
+def _suffix(name: str) -> str | None:
+    """The supported ending of a file name (the longest, ``.csv.gz`` before ``.csv``), or ``None``."""
+    lower = name.lower()
+    return next((s for s in _FORMATS if lower.endswith(s)), None)
+
+
 def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in _SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+    suffix = _suffix(path.name)
+    return path.name[: -len(suffix)] if suffix else path.stem
 
 
 def infer_symbol(path: str | Path) -> str | None:
@@ -134,11 +150,8 @@ def infer_interval(timestamps: np.ndarray) -> str | None:
     if len(diffs) == 0:
         return None
     values, counts = np.unique(diffs, return_counts=True)
-    step_min = values[np.argmax(counts)] / 60e9
-    for name, minutes in INTERVALS.items():
-        if minutes == step_min:
-            return name
-    return None
+    step = int(values[np.argmax(counts)])
+    return next((name for name in INTERVALS if interval_ns(name) == step), None)
 
 
 def _epoch_to_ns(values: np.ndarray) -> np.ndarray:
@@ -231,22 +244,23 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
 
 
 def _read_frame(path: Path, source: str) -> pd.DataFrame:
-    name = path.name.lower()
+    kind = _FORMATS.get(_suffix(path.name) or "")
     try:
-        if name.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
+        if kind == "csv":
             return _read_csv(path, source)
-        if name.endswith(".parquet"):
+        if kind == "parquet":
             df = pq.read_table(path).to_pandas()
-        elif name.endswith(".feather"):
+        elif kind == "feather":
             df = feather.read_table(path).to_pandas()
-        elif name.endswith(".json"):
+        elif kind == "json":
             df = pd.read_json(path)
             if list(df.columns) == list(range(df.shape[1])):
                 df = df.iloc[:, :6]
                 df.columns = ["timestamp", *OHLCV]
         else:
             raise DataError(
-                f"{source}: unknown file type; use .csv, .csv.gz, .parquet, .feather or .json (ccxt rows)"
+                f"{source}: unknown file type; use {', '.join(CANDLE_SUFFIXES[:-1])} or "
+                f"{CANDLE_SUFFIXES[-1]} (ccxt rows)"
             )
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         if isinstance(exc, DataError):

@@ -20,11 +20,9 @@ import numpy as np
 
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import DataError
-from cappuccino_ray.intervals import interval_minutes, validate_interval
+from cappuccino_ray.intervals import interval_minutes, interval_ns, validate_interval
 
 __all__ = ["resample"]
-
-_NS_PER_MIN = 60 * 10**9
 
 
 def resample(md: MarketData, interval: str) -> MarketData:
@@ -59,7 +57,8 @@ def resample(md: MarketData, interval: str) -> MarketData:
         )
     ratio = dst_min // src_min
     ts = md.timestamps.astype(np.int64)
-    bucket = ts // (dst_min * _NS_PER_MIN)
+    width = interval_ns(interval)
+    bucket = ts // width
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     counts = np.diff(np.r_[starts, len(ts)])
     keep = np.ones(len(starts), dtype=bool)
@@ -79,7 +78,7 @@ def resample(md: MarketData, interval: str) -> MarketData:
     low = np.minimum.reduceat(md.low, starts, axis=0)[keep]
     volume = np.add.reduceat(md.volume, starts, axis=0)[keep]
     return MarketData(
-        timestamps=(bucket[starts_k] * (dst_min * _NS_PER_MIN)).astype("datetime64[ns]"),
+        timestamps=(bucket[starts_k] * width).astype("datetime64[ns]"),
         symbols=md.symbols,
         interval=interval,
         open=md.open[starts_k],

@@ -13,11 +13,7 @@ source of truth; the sidecar is a readable copy.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,14 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cappuccino_ray.atomic import atomic_write
+from cappuccino_ray.atomic import atomic_write, write_json_atomic
 from cappuccino_ray.data.readers import OHLCV
-from cappuccino_ray.data.validate import ValidationReport
+from cappuccino_ray.data.validate import ValidationReport, iso
 from cappuccino_ray.errors import DataError
 
 __all__ = [
     "DatasetInfo",
-    "atomic_write",
     "dataset_path",
     "list_datasets",
     "read_dataset",
@@ -102,8 +97,6 @@ def dataset_path(store_dir: str | Path, exchange: str, symbol: str, interval: st
     return Path(store_dir) / exchange / _symbol_dir(symbol) / f"{interval}.parquet"
 
 
-
-
 def write_dataset(
     store_dir: str | Path,
     exchange: str,
@@ -132,12 +125,12 @@ def write_dataset(
         interval=report.interval,
         path=path,
         source=report.source,
-        first=_iso(ts[0]),
-        last=_iso(ts[-1]),
+        first=iso(ts[0], seconds=True),
+        last=iso(ts[-1], seconds=True),
         rows=len(frame),
-        gaps=tuple({"after": _iso(g.after), "missing": g.missing} for g in report.gaps),
-        halts=tuple(_iso(h) for h in report.halts),
-        imported_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        gaps=tuple({"after": iso(g.after, seconds=True), "missing": g.missing} for g in report.gaps),
+        halts=tuple(iso(h, seconds=True) for h in report.halts),
+        imported_at=iso(datetime.now(UTC), seconds=True),
     )
     meta = json.dumps(info.to_dict()).encode()
     arrays = [pa.array(ts.astype("datetime64[ms]"), type=pa.timestamp("ms", tz="UTC"))]
@@ -146,14 +139,8 @@ def write_dataset(
     table = pa.Table.from_arrays(arrays, names=list(COLUMNS)).replace_schema_metadata({_META_KEY: meta})
     # Dictionary encoding gains nothing on float prices and costs 4x the write time.
     atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", use_dictionary=False))
-    sidecar = path.with_suffix(".json")
-    text = json.dumps(info.to_dict(), indent=2) + "\n"
-    atomic_write(sidecar, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_json_atomic(path.with_suffix(".json"), info.to_dict())
     return info
-
-
-def _iso(ts: Any) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _missing_message(store_dir: str | Path, exchange: str, symbol: str, interval: str) -> str:

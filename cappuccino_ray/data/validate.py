@@ -23,17 +23,20 @@ import pandas as pd
 
 from cappuccino_ray.data.readers import OHLCV
 from cappuccino_ray.errors import DataError
-from cappuccino_ray.intervals import interval_minutes
+from cappuccino_ray.intervals import interval_ns
 
 __all__ = ["Gap", "ValidationReport", "iso", "validate_candles"]
 
 _MAX_LISTED = 5
 
 
-def iso(ts: Any) -> str:
-    """A timestamp (numpy, pandas or int ns) as ISO-8601 UTC, e.g. ``2021-08-13T01:00Z``."""
+def iso(ts: Any, *, seconds: bool = False) -> str:
+    """A timestamp (numpy, pandas, datetime or int ns) as ISO-8601 UTC, e.g. ``2021-08-13T01:00Z``.
+
+    Seconds are shown when not 0, or always with ``seconds=True`` (the store's metadata).
+    """
     t = pd.Timestamp(ts)
-    return t.strftime("%Y-%m-%dT%H:%MZ") if t.second == 0 else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds or t.second else "%Y-%m-%dT%H:%MZ")
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def validate_candles(
         raise DataError(f"{where}: no candles; pick a file or date range that has data")
     _check_values(frame, where)
     repairs: list[str] = []
-    step = interval_minutes(interval) * 60 * 10**9
+    step = interval_ns(interval)
     ts = frame["timestamp"].to_numpy().astype(np.int64)
     off = ts % step != 0
     if off.any():

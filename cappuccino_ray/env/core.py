@@ -5,7 +5,7 @@ cash, holdings in units, position age in bars, the bar just marked, the last
 bar of its episode, the value at that bar's close, and its trailing fill
 volume (a running sum over a ring buffer of the last ``W`` bars' traded USD,
 ``W`` = the fee window in bars), plus the buy-and-hold benchmark's cash and
-units.
+units (kept only when the core tracks the benchmark: it feeds the info dict alone).
 
 One step, for an account whose last marked bar is ``t``:
 
@@ -82,18 +82,20 @@ class Fills:
 
 @dataclass
 class StepResult:
-    """Per-account outcome of one step: ``(B,)`` arrays, per-asset ones ``(n, B)``."""
+    """Per-account outcome of one step: ``(B,)`` arrays, per-asset ones ``(n, B)``.
+
+    Info-only figures derived from the state (the benchmark's value, the number
+    of forced sales) are not here: the env computes them when it reports them.
+    """
 
     reward: np.ndarray
     value: np.ndarray
-    benchmark_value: np.ndarray
     cash: np.ndarray
     weights: np.ndarray
     fees: np.ndarray
     traded: np.ndarray
     n_trades: np.ndarray
     forced: np.ndarray
-    n_forced: np.ndarray
     tier: np.ndarray
     rate: np.ndarray
     volume_30d: np.ndarray
@@ -172,21 +174,22 @@ def execute_orders(
     cash1 = cash + sum_assets(proceeds - sell_fee)
     # Buys: scaled down together if their cost with fees exceeds the cash.
     notional = np.maximum(usd, 0.0)
-    cost = sum_assets(notional * (1.0 + rate_a))
+    buy_fee = notional * rate_a
+    cost = sum_assets(notional + buy_fee)
     short = cost > cash1
     if short.any():
         notional *= np.where(short, cash1 / np.where(short, cost, 1.0), 1.0)
         notional[notional < params.min_order_usd] = 0.0
         keep &= (notional > 0.0) | (usd <= 0.0)
-    fee = notional * rate_a
-    fee += sell_fee
-    new_cash = np.maximum(cash1 - sum_assets(notional + notional * rate_a), 0.0)
+        buy_fee = notional * rate_a
+    new_cash = np.maximum(cash1 - sum_assets(notional + buy_fee), 0.0)
     new_units = units - sold
     new_units += notional / (price * (1.0 + params.slippage))
+    buy_fee += sell_fee
     return Fills(
         cash=new_cash,
         units=new_units,
-        fees=sum_assets(fee),
+        fees=sum_assets(buy_fee),
         traded=sum_assets(proceeds + notional),
         n_trades=np.add.reduce(keep, axis=0, dtype=np.int64),
     )
@@ -202,6 +205,7 @@ class MarketCore:
         fee_model: Rates from trailing volume.
         params: Core parameters.
         n_copies: Number of accounts ``B``.
+        benchmark: Whether to track the buy-and-hold benchmark (for :meth:`benchmark_value`).
     """
 
     def __init__(
@@ -212,6 +216,7 @@ class MarketCore:
         fee_model: FeeModel,
         params: CoreParams,
         n_copies: int,
+        benchmark: bool = True,
     ) -> None:
         """Allocate the state arrays (asset-major copies of the prices)."""
         if n_copies < 1:
@@ -223,6 +228,7 @@ class MarketCore:
         self.tradable = np.ascontiguousarray(np.asarray(tradable, dtype=bool).T)
         self.fee_model = fee_model
         self.params = params
+        self.benchmark = benchmark
         self.n_copies = b = n_copies
         self.n_assets, self.n_bars = self.open.shape
         n = self.n_assets
@@ -246,8 +252,8 @@ class MarketCore:
     def reset_copies(self, rows: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
         """Start new episodes for ``rows``: all cash, decision bar ``start``, last bar ``end``.
 
-        The benchmark buys equal weights at bar ``start + 1``'s open with the
-        same :func:`execute_orders` and the entry rate in force.
+        The benchmark (if tracked) buys equal weights at bar ``start + 1``'s
+        open with the same :func:`execute_orders` and the entry rate in force.
         """
         p = self.params
         rows = np.asarray(rows, dtype=np.int64)
@@ -265,6 +271,8 @@ class MarketCore:
         self.weights[:, rows] = 0.0
         self.ring[:, rows] = 0.0
         self.vol_sum[rows] = 0.0
+        if not self.benchmark:
+            return
         f = start + 1
         rates = self.fee_model.rates(np.full(k, p.starting_volume))
         bench = execute_orders(
@@ -295,7 +303,7 @@ class MarketCore:
         np.minimum(f, self.n_bars - 1, out=f)  # accounts past their end are discarded by the caller
         price = np.take(self.open, f, axis=1)
         tradable = np.take(self.tradable, f, axis=1)
-        vol = self.vol_sum + p.starting_volume
+        vol = self.volume_30d()
         rates = self.fee_model.rates(vol)
         forced = self.age >= p.max_hold_bars
         forced &= tradable
@@ -329,7 +337,6 @@ class MarketCore:
         reward = np.log(value / self.value)
         if p.reward_scale != 1.0:
             reward *= p.reward_scale
-        bench_value = self.bench_cash + sum_assets(self.bench_units * close)
         self.cash = fills.cash
         self.units = units
         self.value = value
@@ -338,20 +345,29 @@ class MarketCore:
         return StepResult(
             reward=reward,
             value=value,
-            benchmark_value=bench_value,
             cash=fills.cash,
             weights=posc,
             fees=fills.fees,
             traded=fills.traded,
             n_trades=fills.n_trades,
             forced=forced,
-            n_forced=np.add.reduce(forced, axis=0, dtype=np.int64),
             tier=rates.tier,
             rate=rates.rate,
             volume_30d=vol,
             bar=f,
             done=f >= self.end,
         )
+
+    def benchmark_value(self) -> np.ndarray:
+        """The buy-and-hold benchmark of each account marked at its last marked bar's close, ``(B,)``.
+
+        Raises:
+            ConfigError: If the core was built without the benchmark.
+        """
+        if not self.benchmark:
+            raise ConfigError("this core does not track the benchmark; build it with benchmark=True")
+        close = np.take(self.close, self.bar, axis=1)
+        return self.bench_cash + sum_assets(self.bench_units * close)
 
     def age_fraction(self) -> np.ndarray:
         """Each position's age as a fraction of the holding limit, clipped to [0, 1], ``(n, B)``."""

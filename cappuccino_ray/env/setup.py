@@ -15,32 +15,36 @@ Keys (unknown keys are a :class:`~cappuccino_ray.errors.ConfigError`):
   (one segment, start to end, deterministic).
 - ``settings``: a dict of :class:`~cappuccino_ray.config.env.EnvSettings`
   fields (or an ``EnvSettings``).
+- ``info``: ``True`` (default) returns the info dict of every step and reset;
+  ``False`` returns ``{}`` and skips what only feeds it (the benchmark), for
+  training, where nothing reads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cappuccino_ray.config._loader import from_mapping
-from cappuccino_ray.config.env import EnvSettings, load_fee_schedule
+from cappuccino_ray.config.env import EnvSettings, FeeSchedule
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.env.core import CoreParams
-from cappuccino_ray.env.fees import FeeModel, build_fee_model
+from cappuccino_ray.env.fees import FeeModel, TieredFees, build_fee_model
 from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.features import BASE_FEATURES, ROLLING_FEATURES, compute_features
 from cappuccino_ray.intervals import days_to_bars
 
-__all__ = ["ENV_CONFIG_KEYS", "EnvSetup", "Observer", "build_setup", "sample_episode"]
+__all__ = ["ENV_CONFIG_KEYS", "EnvSetup", "Observer", "build_setup"]
 
 #: The keys an ``env_config`` may hold.
-ENV_CONFIG_KEYS = ("market", "features", "segments", "mode", "settings")
+ENV_CONFIG_KEYS = ("market", "features", "segments", "mode", "settings", "info")
 
-N_BASE_FEATURES = 7
-N_ALL_FEATURES = 11
+N_BASE_FEATURES = len(BASE_FEATURES)
+N_ALL_FEATURES = len(BASE_FEATURES) + len(ROLLING_FEATURES)
 DEFAULT_MARKET_BARS = 8760
 
 
@@ -56,19 +60,43 @@ class EnvSetup:
     settings: EnvSettings
     fee_model: FeeModel
     params: CoreParams
+    info: bool = True
+    segment_cdf: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Precompute the segments' cumulative sampling probabilities (proportional to length)."""
+        lengths = np.array([b - a for a, b in self.segments], dtype=np.float64)
+        object.__setattr__(self, "segment_cdf", np.cumsum(lengths) / lengths.sum())
 
     @property
     def n_features(self) -> int:
         """Features per asset per bar (7 or 11)."""
         return int(self.features.shape[2])
 
+    def sample_episode(self, rng: np.random.Generator) -> tuple[int, int]:
+        """The decision bar an episode starts on and the last bar it marks.
 
-def build_setup(env_config: Mapping[str, Any] | None, *, extra_keys: tuple[str, ...] = ()) -> EnvSetup:
+        Training: a segment chosen with probability proportional to its length,
+        a start uniform over the bars that leave ``episode_bars`` steps before
+        its end (the whole segment if shorter). Eval: the segment's first bar
+        to its last.
+        """
+        segments = self.segments
+        if self.mode == "eval":
+            a, b = segments[0]
+            return a, b - 1
+        k = min(int(np.searchsorted(self.segment_cdf, rng.random(), side="right")), len(segments) - 1)
+        a, b = segments[k]
+        steps = min(self.settings.episode_bars, b - a - 1)
+        start = int(rng.integers(a, b - steps))
+        return start, start + steps
+
+
+def build_setup(env_config: Mapping[str, Any] | None) -> EnvSetup:
     """Validate an ``env_config`` and derive what the env needs.
 
     Args:
         env_config: The dict (see the module docstring); ``None`` = all defaults.
-        extra_keys: Further keys the caller handles itself (ignored here).
 
     Returns:
         The validated setup.
@@ -78,10 +106,11 @@ def build_setup(env_config: Mapping[str, Any] | None, *, extra_keys: tuple[str, 
     """
     cfg = dict(env_config or {})
     for key in cfg:
-        if key not in ENV_CONFIG_KEYS and key not in extra_keys:
-            raise ConfigError(
-                f"env_config: unknown key {key!r}; known keys: {', '.join(ENV_CONFIG_KEYS + extra_keys)}"
-            )
+        if key not in ENV_CONFIG_KEYS:
+            raise ConfigError(f"env_config: unknown key {key!r}; known keys: {', '.join(ENV_CONFIG_KEYS)}")
+    info = cfg.get("info", True)
+    if not isinstance(info, bool):
+        raise ConfigError(f"env_config['info'] must be true or false, got {info!r}")
     settings = _settings(cfg.get("settings"))
     market = cfg.get("market")
     if market is None:
@@ -97,16 +126,16 @@ def build_setup(env_config: Mapping[str, Any] | None, *, extra_keys: tuple[str, 
         raise ConfigError(f"env_config['mode'] is {mode!r}; use 'train' or 'eval'")
     if mode == "eval" and len(segments) != 1:
         raise ConfigError(f"eval mode runs one segment; got {len(segments)}: build one env per segment")
-    window_days = 30.0
-    if settings.fee_model == "tiered":
-        window_days = load_fee_schedule(settings.fee_schedule).window_days
+    fee_model = build_fee_model(settings)
+    # Flat fees have no tier table; their trailing-volume window is the default schedule's.
+    schedule = fee_model.schedule if isinstance(fee_model, TieredFees) else FeeSchedule()
     params = CoreParams(
         initial_cash=settings.initial_cash,
         slippage=settings.slippage_bps / 10_000.0,
         min_order_usd=settings.min_order_usd,
         no_trade_band=settings.no_trade_band,
         max_hold_bars=days_to_bars(settings.max_hold_days, market.interval),
-        window_bars=days_to_bars(window_days, market.interval),
+        window_bars=days_to_bars(schedule.window_days, market.interval),
         starting_volume=settings.starting_volume_30d,
         reward_scale=settings.reward_scale,
     )
@@ -117,8 +146,9 @@ def build_setup(env_config: Mapping[str, Any] | None, *, extra_keys: tuple[str, 
         segments=segments,
         mode=mode,
         settings=settings,
-        fee_model=build_fee_model(settings),
+        fee_model=fee_model,
         params=params,
+        info=info,
     )
 
 
@@ -135,8 +165,6 @@ def _settings(raw: Any) -> EnvSettings:
 def _features(market: MarketData, raw: Any, settings: EnvSettings) -> tuple[np.ndarray, int]:
     want = N_ALL_FEATURES if settings.rolling_features else N_BASE_FEATURES
     if raw is None:
-        from cappuccino_ray.features import compute_features
-
         raw = compute_features(market, rolling=settings.rolling_features)
     values = raw.values if hasattr(raw, "values") else raw
     warmup = int(getattr(raw, "warmup", 0))
@@ -178,28 +206,6 @@ def _segments(raw: Any, n_bars: int, min_start: int) -> tuple[tuple[int, int], .
             " give longer segments"
         )
     return tuple(out)
-
-
-def sample_episode(
-    rng: np.random.Generator, segments: tuple[tuple[int, int], ...], episode_bars: int, mode: str
-) -> tuple[int, int]:
-    """The decision bar an episode starts on and the last bar it marks.
-
-    Training: a segment chosen with probability proportional to its length,
-    a start uniform over the bars that leave ``episode_bars`` steps before
-    its end (the whole segment if shorter). Eval: the segment's first bar
-    to its last.
-    """
-    if mode == "eval":
-        a, b = segments[0]
-        return a, b - 1
-    lengths = np.array([b - a for a, b in segments], dtype=np.float64)
-    cum = np.cumsum(lengths) / lengths.sum()
-    k = min(int(np.searchsorted(cum, rng.random(), side="right")), len(segments) - 1)
-    a, b = segments[k]
-    steps = min(episode_bars, b - a - 1)
-    start = int(rng.integers(a, b - steps))
-    return start, start + steps
 
 
 class Observer:

@@ -3,7 +3,8 @@
 Build it from an ``env_config`` dict (keys in :mod:`cappuccino_ray.env.setup`),
 either positionally (RLlib) or as keyword arguments (``gymnasium.make``).
 Episodes always end by truncation (a time limit): the portfolio itself
-never reaches a terminal state.
+never reaches a terminal state. With ``env_config["info"] = False`` every
+step and reset returns ``{}`` as its info.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from cappuccino_ray.env.core import MarketCore, StepResult
-from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup, sample_episode
+from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup
 from cappuccino_ray.env.spaces import (
     action_space,
     continuous_to_weights,
@@ -24,7 +25,7 @@ from cappuccino_ray.env.spaces import (
 )
 from cappuccino_ray.errors import TrainingError
 
-__all__ = ["CryptoTradingEnv", "merge_config", "reset_info", "step_info"]
+__all__ = ["CryptoTradingEnv", "info_columns", "merge_config", "reset_result", "row_info"]
 
 
 def merge_config(env_config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,45 +35,60 @@ def merge_config(env_config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
     return merged
 
 
-def step_info(res: StepResult, row: int) -> dict[str, Any]:
-    """The info dict of account ``row`` after a step (keys documented in the README)."""
+def info_columns(res: StepResult, benchmark: np.ndarray) -> dict[str, np.ndarray]:
+    """Every info key (the README's "Info keys") as an array over accounts.
+
+    The one table of info keys: the single env reports one account's entries,
+    the vector env all of them. Arrays are ``(B,)``, per-asset ones ``(n, B)``;
+    they may be the core's own state, so copy what is kept.
+
+    Args:
+        res: A step's outcome, or :func:`reset_result` right after a reset.
+        benchmark: The benchmark's value of each account.
+    """
     return {
-        "portfolio_value": float(res.value[row]),
-        "benchmark_value": float(res.benchmark_value[row]),
-        "cash": float(res.cash[row]),
-        "weights": res.weights[:, row].copy(),
-        "fees": float(res.fees[row]),
-        "traded_value": float(res.traded[row]),
-        "n_trades": int(res.n_trades[row]),
-        "forced_sales": int(res.n_forced[row]),
-        "forced_assets": res.forced[:, row].copy(),
-        "fee_tier": int(res.tier[row]),
-        "fee_rate": float(res.rate[row]),
-        "volume_30d": float(res.volume_30d[row]),
-        "bar": int(res.bar[row]),
+        "portfolio_value": res.value,
+        "benchmark_value": benchmark,
+        "cash": res.cash,
+        "weights": res.weights,
+        "fees": res.fees,
+        "traded_value": res.traded,
+        "n_trades": res.n_trades,
+        "forced_sales": np.add.reduce(res.forced, axis=0, dtype=np.int64),
+        "forced_assets": res.forced,
+        "fee_tier": res.tier,
+        "fee_rate": res.rate,
+        "volume_30d": res.volume_30d,
+        "bar": res.bar,
     }
 
 
-def reset_info(core: MarketCore, row: int) -> dict[str, Any]:
-    """The info dict of account ``row`` right after a reset (nothing traded yet)."""
-    n = core.n_assets
-    vol = core.volume_30d()[row : row + 1]
+def reset_result(core: MarketCore, rows: np.ndarray) -> StepResult:
+    """What accounts ``rows`` report right after a reset: all cash, nothing traded, the entry rate."""
+    n, k = core.n_assets, len(rows)
+    vol = core.volume_30d()[rows]
     rates = core.fee_model.rates(vol)
-    return {
-        "portfolio_value": float(core.value[row]),
-        "benchmark_value": float(core.value[row]),
-        "cash": float(core.cash[row]),
-        "weights": np.zeros(n),
-        "fees": 0.0,
-        "traded_value": 0.0,
-        "n_trades": 0,
-        "forced_sales": 0,
-        "forced_assets": np.zeros(n, dtype=bool),
-        "fee_tier": int(rates.tier[0]),
-        "fee_rate": float(rates.rate[0]),
-        "volume_30d": float(vol[0]),
-        "bar": int(core.bar[row]),
-    }
+    zeros = np.zeros(k)
+    return StepResult(
+        reward=zeros,
+        value=core.value[rows],
+        cash=core.cash[rows],
+        weights=np.zeros((n, k)),
+        fees=zeros,
+        traded=zeros,
+        n_trades=np.zeros(k, dtype=np.int64),
+        forced=np.zeros((n, k), dtype=bool),
+        tier=rates.tier,
+        rate=rates.rate,
+        volume_30d=vol,
+        bar=core.bar[rows],
+        done=np.zeros(k, dtype=bool),
+    )
+
+
+def row_info(columns: Mapping[str, np.ndarray], row: int) -> dict[str, Any]:
+    """Account ``row``'s info dict from :func:`info_columns`: numbers, and length-``n`` arrays."""
+    return {key: a[:, row].copy() if a.ndim == 2 else a[row].item() for key, a in columns.items()}
 
 
 class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
@@ -97,7 +113,13 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
         )
         self.action_space = action_space(md.n_assets, s.action_mode, s.discrete_levels)
         self._core = MarketCore(
-            md.open, md.close, md.tradable, self.setup.fee_model, self.setup.params, n_copies=1
+            md.open,
+            md.close,
+            md.tradable,
+            self.setup.fee_model,
+            self.setup.params,
+            n_copies=1,
+            benchmark=self.setup.info,
         )
         self._observer = Observer(self.setup.features, s.lookback)
         self._rows = np.zeros(1, dtype=np.int64)
@@ -119,11 +141,13 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode (a random start in training mode, the segment's start in eval)."""
         super().reset(seed=seed)
-        s = self.setup
-        start, end = sample_episode(self.np_random, s.segments, s.settings.episode_bars, s.mode)
+        start, end = self.setup.sample_episode(self.np_random)
         self._core.reset_copies(self._rows, np.array([start]), np.array([end]))
         self._active = True
-        return self._obs(), reset_info(self._core, 0)
+        if not self.setup.info:
+            return self._obs(), {}
+        res = reset_result(self._core, self._rows)
+        return self._obs(), row_info(info_columns(res, res.value), 0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Fill the action's orders at the next bar's open and mark at its close."""
@@ -132,4 +156,5 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
         res = self._core.step(self.targets(action).T)
         truncated = bool(res.done[0])
         self._active = not truncated
-        return self._obs(), float(res.reward[0]), False, truncated, step_info(res, 0)
+        info = row_info(info_columns(res, self._core.benchmark_value()), 0) if self.setup.info else {}
+        return self._obs(), float(res.reward[0]), False, truncated, info

@@ -5,7 +5,9 @@ Copy ``i`` draws its episode starts from its own generator, seeded
 :class:`~cappuccino_ray.env.trading_env.CryptoTradingEnv` reset with
 ``seed + i``. Autoreset is Gymnasium's default next-step mode: the step after
 a copy's episode ends ignores its action and returns its reset observation,
-reward 0 and the reset's info.
+reward 0 and the reset's info. The info holds one array per key over the
+copies, with ``_key`` masks; with ``env_config["info"] = False`` it is ``{}``
+(what RLlib trains with: it splits every info into per-copy dicts, in Python).
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cappuccino_ray.env.core import MarketCore, StepResult
-from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup, sample_episode
+from cappuccino_ray.env.core import MarketCore
+from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup
 from cappuccino_ray.env.spaces import (
     action_space,
     continuous_to_weights,
     discrete_to_weights,
     observation_bounds,
 )
-from cappuccino_ray.env.trading_env import merge_config, reset_info
+from cappuccino_ray.env.trading_env import info_columns, merge_config, reset_result
 from cappuccino_ray.errors import ConfigError
 
 __all__ = ["CryptoTradingVectorEnv"]
@@ -62,7 +64,13 @@ class CryptoTradingVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._core = MarketCore(
-            md.open, md.close, md.tradable, self.setup.fee_model, self.setup.params, n_copies=num_envs
+            md.open,
+            md.close,
+            md.tradable,
+            self.setup.fee_model,
+            self.setup.params,
+            n_copies=num_envs,
+            benchmark=self.setup.info,
         )
         self._observer = Observer(self.setup.features, s.lookback)
         self._rngs: list[np.random.Generator] | None = None
@@ -78,8 +86,7 @@ class CryptoTradingVectorEnv(VectorEnv):
 
     def _reset_rows(self, rows: np.ndarray) -> None:
         assert self._rngs is not None
-        s = self.setup
-        bounds = [sample_episode(self._rngs[i], s.segments, s.settings.episode_bars, s.mode) for i in rows]
+        bounds = [self.setup.sample_episode(self._rngs[i]) for i in rows]
         starts = np.array([a for a, _ in bounds], dtype=np.int64)
         ends = np.array([b for _, b in bounds], dtype=np.int64)
         self._core.reset_copies(rows, starts, ends)
@@ -102,52 +109,35 @@ class CryptoTradingVectorEnv(VectorEnv):
             self._rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
         self._reset_rows(self._all)
         self._autoreset[:] = False
-        infos = [reset_info(self._core, i) for i in range(self.num_envs)]
-        return self._observe(), _stack_infos(infos)
+        if not self.setup.info:
+            return self._observe(), {}
+        res = reset_result(self._core, self._all)
+        return self._observe(), _batch_info(info_columns(res, res.value))
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every copy; copies whose episode ended last step are reset instead."""
-        res = self._core.step(self.targets(actions).T)
+        core = self._core
+        res = core.step(self.targets(actions).T)
         reward = res.reward
         truncated = res.done.copy()
-        info = _result_info(res)
+        info = _batch_info(info_columns(res, core.benchmark_value())) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
         if len(rows):
             self._reset_rows(rows)
             reward[rows] = 0.0
             truncated[rows] = False
-            for i in rows:
-                for key, value in reset_info(self._core, int(i)).items():
-                    info[key][i] = value
+            if info:
+                fresh = reset_result(core, rows)
+                for key, a in info_columns(fresh, fresh.value).items():
+                    info[key][rows] = a.T if a.ndim == 2 else a
         self._autoreset = truncated
         terminated = np.zeros(self.num_envs, dtype=bool)
         return self._observe(), reward, terminated, truncated, info
 
 
-def _result_info(res: StepResult) -> dict[str, Any]:
-    # value, cash, weights and bar are the core's state arrays: copy them.
-    info: dict[str, Any] = {
-        "portfolio_value": res.value.copy(),
-        "benchmark_value": res.benchmark_value,
-        "cash": res.cash.copy(),
-        "weights": res.weights.T.copy(),
-        "fees": res.fees,
-        "traded_value": res.traded,
-        "n_trades": res.n_trades,
-        "forced_sales": res.n_forced,
-        "forced_assets": res.forced.T.copy(),
-        "fee_tier": res.tier,
-        "fee_rate": res.rate,
-        "volume_30d": res.volume_30d,
-        "bar": res.bar.copy(),
-    }
-    mask = np.ones(len(res.value), dtype=bool)
+def _batch_info(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The vector info of :func:`info_columns`: copies, ``(num_envs, ...)``, with all-true ``_key`` masks."""
+    info: dict[str, Any] = {key: a.T.copy() if a.ndim == 2 else a.copy() for key, a in columns.items()}
+    mask = np.ones(len(info["bar"]), dtype=bool)
     info.update({f"_{k}": mask for k in list(info)})
     return info
-
-
-def _stack_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: np.array([d[k] for d in infos]) for k in infos[0]}
-    mask = np.ones(len(infos), dtype=bool)
-    out.update({f"_{k}": mask for k in list(out)})
-    return out

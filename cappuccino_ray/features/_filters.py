@@ -9,7 +9,6 @@ defined; each function documents that bar so callers can compute warm-ups.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 __all__ = ["rolling_mad", "rolling_mean", "rolling_std", "seeded_ema"]
 
@@ -30,6 +29,10 @@ def seeded_ema(x: np.ndarray, n: int, alpha: float, start: int = 0) -> np.ndarra
     Returns:
         The smoothed series; bars before ``start + n - 1`` are 0.
     """
+    # scipy.signal takes over a second to import: load it only when features are computed,
+    # so importing this package (the env does, for the feature names) stays cheap.
+    from scipy.signal import lfilter
+
     out = np.zeros(x.shape, dtype=np.float64)
     first = start + n - 1
     if first >= x.shape[-1]:
@@ -45,7 +48,7 @@ def seeded_ema(x: np.ndarray, n: int, alpha: float, start: int = 0) -> np.ndarra
 _BLOCK = 256
 
 
-def _window_moments(x: np.ndarray, w: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+def _window_moments(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population variance of the ``w`` bars ending at each bar.
 
     Window sums are differences of cumulative sums. To keep them exact on long,
@@ -56,54 +59,51 @@ def _window_moments(x: np.ndarray, w: int, start: int) -> tuple[np.ndarray, np.n
     grow beyond two blocks, and a constant series gives exact zeros.
 
     Returns:
-        ``(mean, var)``; both 0 before bar ``start + w - 1``.
+        ``(mean, var)``; both 0 before bar ``w - 1``.
     """
     mean = np.zeros(x.shape, dtype=np.float64)
     var = np.zeros(x.shape, dtype=np.float64)
-    y = x[:, start:]
-    n = y.shape[-1]
+    n = x.shape[-1]
     if w > n:
         return mean, var
     b = max(w, _BLOCK)
     n_blocks = -(-n // b)
     # One block of padding in front and up to one at the end; valid windows never read either.
     padded = np.concatenate(
-        [np.repeat(y[:, :1], b, axis=1), y, np.repeat(y[:, -1:], n_blocks * b - n, axis=1)], axis=1
-    ).reshape(len(y), n_blocks + 1, b)
+        [np.repeat(x[:, :1], b, axis=1), x, np.repeat(x[:, -1:], n_blocks * b - n, axis=1)], axis=1
+    ).reshape(len(x), n_blocks + 1, b)
     segments = np.concatenate([padded[:, :-1], padded[:, 1:]], axis=-1)  # (assets, blocks, 2b)
     centre = segments[:, :, :1]
     d = segments - centre
     for values, out in ((d, mean), (d * d, var)):
         cum = np.cumsum(values, axis=-1)
         sums = cum[:, :, b:] - cum[:, :, b - w : 2 * b - w]
-        out[:, start:] = (sums / w).reshape(len(y), n_blocks * b)[:, :n]
-    var[:, start:] = np.maximum(var[:, start:] - mean[:, start:] ** 2, 0.0)
-    mean[:, start:] += np.broadcast_to(centre, (len(y), n_blocks, b)).reshape(len(y), -1)[:, :n]
-    first = start + w - 1
-    mean[:, :first] = 0.0
-    var[:, :first] = 0.0
+        out[:] = (sums / w).reshape(len(x), n_blocks * b)[:, :n]
+    np.maximum(var - mean**2, 0.0, out=var)
+    mean += np.broadcast_to(centre, (len(x), n_blocks, b)).reshape(len(x), -1)[:, :n]
+    mean[:, : w - 1] = 0.0
+    var[:, : w - 1] = 0.0
     return mean, var
 
 
-def rolling_mean(x: np.ndarray, w: int, start: int = 0) -> np.ndarray:
-    """Mean of the ``w`` bars ending at each bar; defined from bar ``start + w - 1``.
+def rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Mean of the ``w`` bars ending at each bar; defined from bar ``w - 1``.
 
     Args:
         x: Input, shape ``(n_assets, T)``.
         w: Window length in bars.
-        start: First bar of ``x`` that holds valid input.
 
     Returns:
         The rolling mean (0 before it is defined).
     """
     out = np.zeros(x.shape, dtype=np.float64)
-    first = start + w - 1
+    first = w - 1
     if first >= x.shape[-1]:
         return out
     # Deviations from the first bar keep the cumulative sum small; a mean, unlike a
     # variance, has no cancellation to amplify what rounding is left.
-    ref = x[:, start : start + 1]
-    cum = np.cumsum(x[:, start:] - ref, axis=-1)
+    ref = x[:, :1]
+    cum = np.cumsum(x - ref, axis=-1)
     out[:, first] = cum[:, w - 1]
     np.subtract(cum[:, w:], cum[:, :-w], out=out[:, first + 1 :])
     out[:, first:] /= w
@@ -111,18 +111,17 @@ def rolling_mean(x: np.ndarray, w: int, start: int = 0) -> np.ndarray:
     return out
 
 
-def rolling_std(x: np.ndarray, w: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def rolling_std(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Population mean and standard deviation of the ``w`` bars ending at each bar.
 
     Args:
         x: Input, shape ``(n_assets, T)``.
         w: Window length in bars.
-        start: First bar of ``x`` that holds valid input.
 
     Returns:
-        ``(mean, std)``, both 0 before bar ``start + w - 1``.
+        ``(mean, std)``, both 0 before bar ``w - 1``.
     """
-    mean, var = _window_moments(x, w, start)
+    mean, var = _window_moments(x, w)
     return mean, np.sqrt(var)
 
 

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from cappuccino_ray import __version__
+from cappuccino_ray.atomic import append_jsonl, write_json_atomic
 from cappuccino_ray.errors import DeployError
 from cappuccino_ray.ops.gate import GateResult
-from cappuccino_ray.ops.state import now_utc, read_json, write_json_atomic
+from cappuccino_ray.ops.state import now_utc, read_json
 
 __all__ = ["CURRENT", "Deployer", "check_report", "code_version", "hash_tree"]
 
@@ -61,10 +62,10 @@ def hash_tree(root: Path) -> list[dict[str, Any]]:
     return out
 
 
-def code_version(repo: Path | None = None) -> dict[str, str]:
+def code_version() -> dict[str, str]:
     """The package version and, inside a git checkout, ``git describe --always --dirty``."""
     out = {"package": __version__}
-    root = repo or Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[2]
     try:
         proc = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"],
@@ -313,12 +314,10 @@ class Deployer:
         os.replace(tmp, link)
 
     def _log(self, action: str, dep_id: str, **fields: Any) -> None:
-        line = json.dumps({"time": now_utc().isoformat(), "action": action, "id": dep_id, **fields}) + "\n"
-        fd = os.open(self.root / "history.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+        append_jsonl(
+            self.root / "history.jsonl",
+            {"time": now_utc().isoformat(), "action": action, "id": dep_id, **fields},
+        )
 
     def rollback(self, dep_id: str | None = None) -> dict[str, Any]:
         """Make ``dep_id`` (default: the deployment before the current one) current again.

@@ -65,7 +65,8 @@ def report_number(value: Any, *keys: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _get(report: Mapping[str, Any], *path: str) -> Any:
+def _get(report: Any, *path: str) -> Any:
+    """``report[path[0]][path[1]]...``, or None where a step is missing or not a mapping."""
     node: Any = report
     for key in path:
         if not isinstance(node, Mapping) or key not in node:
@@ -96,8 +97,8 @@ def evaluate_gate(report: Mapping[str, Any], cfg: GateConfig) -> GateResult:
     bh = _get(report, "holdout", "buy_and_hold")
     checks: list[GateCheck] = []
     if cfg.beat_buy_and_hold:
-        s_bot = report_number(_get(bot or {}, "sharpe"))
-        s_bh = report_number(_get(bh or {}, "sharpe"))
+        s_bot = report_number(_get(bot, "sharpe"))
+        s_bh = report_number(_get(bh, "sharpe"))
         need = None if s_bh is None else s_bh + cfg.sharpe_margin
         rule = f"> buy-and-hold Sharpe {need:.4g}" if need is not None else "> buy-and-hold Sharpe (missing)"
         value = s_bot if need is not None else None
@@ -118,7 +119,7 @@ def evaluate_gate(report: Mapping[str, Any], cfg: GateConfig) -> GateResult:
             cfg.allow_missing,
         )
     )
-    mdd = report_number(_get(bot or {}, "max_drawdown"))
+    mdd = report_number(_get(bot, "max_drawdown"))
     mdd_abs = None if mdd is None else abs(mdd)
     checks.append(
         _check(
@@ -129,6 +130,6 @@ def evaluate_gate(report: Mapping[str, Any], cfg: GateConfig) -> GateResult:
         )
     )
     if cfg.min_trades > 0:
-        n = report_number(_get(bot or {}, "n_trades"))
+        n = report_number(_get(bot, "n_trades"))
         checks.append(_check("n_trades", n, f">= {cfg.min_trades}", n is not None and n >= cfg.min_trades))
     return GateResult(all(c.passed for c in checks), tuple(checks))

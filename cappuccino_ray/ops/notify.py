@@ -20,23 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray.atomic import append_jsonl
 from cappuccino_ray.config.ops import NotifyConfig
 from cappuccino_ray.ops.state import now_utc
 
-__all__ = ["EVENTS", "Notifier", "post_webhook"]
+__all__ = ["Notifier", "post_webhook"]
 
 log = logging.getLogger(__name__)
-
-#: Event names written by the scheduler and deployer.
-EVENTS: tuple[str, ...] = (
-    "run_started",
-    "run_finished",
-    "run_failed",
-    "gate_passed",
-    "gate_failed",
-    "deployed",
-    "rolled_back",
-)
 
 
 def post_webhook(
@@ -114,7 +104,9 @@ class Notifier:
         """Record ``event`` and post it to the webhook if one is set.
 
         Args:
-            event: One of :data:`EVENTS` (others are allowed).
+            event: The event name: ``run_started``, ``run_finished``, ``run_failed``,
+                ``gate_passed``, ``gate_failed``, ``deployed`` (the scheduler) or
+                ``rolled_back`` (``deploy rollback``); others are allowed.
             message: One human line.
             **fields: Extra JSON-friendly details (run id, reasons, ...).
 
@@ -139,18 +131,8 @@ class Notifier:
             record["webhook"] = "delivered" if ok else f"failed after {attempts} attempts: {err}"
             if not ok:
                 log.warning("webhook post of %s failed after %d attempts: %s", event, attempts, err)
-        self._append(record)
+        append_jsonl(self.log_path, record)
         return record
-
-    def _append(self, record: Mapping[str, Any]) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(record, default=str) + "\n").encode()
-        # One write() on an O_APPEND descriptor: lines from several processes never interleave.
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
 
     def read(self) -> list[dict[str, Any]]:
         """All recorded events, oldest first."""

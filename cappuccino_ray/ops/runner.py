@@ -17,7 +17,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,11 @@ from cappuccino_ray.errors import CappuccinoError
 from cappuccino_ray.ops.deploy import Deployer, check_report
 from cappuccino_ray.ops.gate import evaluate_gate
 from cappuccino_ray.ops.notify import Notifier
-from cappuccino_ray.ops.state import OpsPaths, SchedulerState, now_utc, read_json
+from cappuccino_ray.ops.state import OpsPaths, SchedulerState, now_utc, read_json, recover_stale_run
+from cappuccino_ray.run_files import TRAINING_REPORT_FILE as REPORT_NAME
 
 __all__ = ["REPORT_NAME", "JobRunner", "RunFailure", "last_candle_time"]
 
-REPORT_NAME = "two_phase_training_report.json"
 log = logging.getLogger(__name__)
 DataClock = Callable[[], datetime | None]
 
@@ -44,20 +44,28 @@ class RunFailure(CappuccinoError):
 def last_candle_time(data_config: str | Path) -> datetime | None:
     """Open time (UTC) of the last candle the job would train on; None for synthetic data.
 
+    Read from the store's metadata (no candles are loaded): the latest bar every
+    symbol has, which is where the aligned market ends.
+
     Args:
         data_config: Path of the data config (``configs/data.yaml``).
 
     Returns:
         An aware UTC datetime, or None when the source is synthetic (no freshness to check).
+
+    Raises:
+        DataError: If a symbol's dataset is missing or unreadable.
     """
     cfg = load_config(DataConfig, data_config)
     if cfg.source == "synthetic":
         return None
-    from cappuccino_ray.data import load_market
+    from cappuccino_ray.data.store import read_info
 
-    md = load_market(cfg)
-    last = md.timestamps[-1].astype("datetime64[s]").item()
-    return datetime(last.year, last.month, last.day, last.hour, last.minute, tzinfo=now_utc().tzinfo)
+    lasts = [
+        datetime.fromisoformat(read_info(cfg.store_dir, cfg.exchange, sym, cfg.base_interval).last)
+        for sym in cfg.symbols
+    ]
+    return min(t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC) for t in lasts)
 
 
 class JobRunner:
@@ -69,7 +77,6 @@ class JobRunner:
         deploy_cfg: DeployConfig,
         *,
         root: str | Path = ".",
-        notifier: Notifier | None = None,
         data_clock: DataClock | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -79,7 +86,6 @@ class JobRunner:
             cfg: Schedule settings (command, refresh step, freshness, folders).
             deploy_cfg: Deployment folder, checkpoint rules, gate and notification settings.
             root: Folder that relative paths in the configs are resolved from.
-            notifier: Where events go (default: ``logs/notifications.jsonl`` + webhook).
             data_clock: Returns the last candle's time; default reads ``cfg.data_config``.
             environ: Environment of the job and the webhook lookup (default ``os.environ``).
         """
@@ -88,9 +94,7 @@ class JobRunner:
         self.root = Path(root).resolve()
         self.paths = OpsPaths(self._path(cfg.logs_dir))
         self.environ = dict(os.environ if environ is None else environ)
-        self.notifier = notifier or Notifier(
-            deploy_cfg.notify, self.paths.notifications, environ=self.environ
-        )
+        self.notifier = Notifier(deploy_cfg.notify, self.paths.notifications, environ=self.environ)
         self.deployer = Deployer(
             self._path(deploy_cfg.deployments_dir), required_files=deploy_cfg.required_files
         )
@@ -112,6 +116,21 @@ class JobRunner:
             "run_dir": str(run_dir),
         }
         return _fill(template, **values)
+
+    def recover_stale(self, state: SchedulerState) -> dict[str, Any] | None:
+        """Record a run left ``running`` by a dead process as failed and send ``run_failed``.
+
+        Only call this while holding the scheduler lock (see :func:`recover_stale_run`).
+
+        Returns:
+            The failure record added to the history, or None if nothing was stale.
+        """
+        stale = recover_stale_run(state)
+        if stale:
+            rid = stale.get("run_id")
+            log.warning("recorded interrupted run %s as failed", rid)
+            self.notifier.notify("run_failed", f"run {rid} failed: {stale['reason']}", run_id=rid)
+        return stale
 
     # -- the run ---------------------------------------------------------------------------------
     def run_once(self, state: SchedulerState, *, trigger: str = "schedule") -> dict[str, Any]:

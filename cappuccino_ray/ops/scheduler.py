@@ -38,7 +38,6 @@ from cappuccino_ray.ops.state import (
     SchedulerState,
     now_utc,
     pid_alive,
-    recover_stale_run,
 )
 
 __all__ = [
@@ -168,14 +167,7 @@ class Scheduler:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                     signal.signal(sig, self._on_signal)
             self.state.reload()
-            stale = recover_stale_run(self.state)
-            if stale:
-                log.warning("recorded interrupted run %s as failed", stale.get("run_id"))
-                self.runner.notifier.notify(
-                    "run_failed",
-                    f"run {stale.get('run_id')} failed: {stale['reason']}",
-                    run_id=stale.get("run_id"),
-                )
+            self.runner.recover_stale(self.state)
             self.state.data.update(status="idle", daemon_pid=os.getpid())
             log.info("scheduler started: %s", self.schedule.describe())
             while not self.runner.stop_event.is_set():
@@ -301,7 +293,7 @@ def run_now(settings: OpsSettings, *, data_clock: DataClock | None = None) -> di
         raise CappuccinoError("another process is running a job right now; wait for it to finish")
     try:
         sched.state.reload()
-        recover_stale_run(sched.state)
+        sched.runner.recover_stale(sched.state)
         return sched.runner.run_once(sched.state, trigger="manual")
     finally:
         sched.state.data["status"] = "stopped"
@@ -318,11 +310,12 @@ def status(settings: OpsSettings, *, now: datetime | None = None) -> dict[str, A
     if pid is None and state.data.get("status") == "running":
         with lock.hold() as ok:
             if ok:
-                recover_stale_run(state)
+                JobRunner(settings.schedule, settings.deploy, root=settings.root).recover_stale(state)
     last = state.data.get("last_run") or {}
+    schedule = build_schedule(settings.schedule)
     nxt: str | None = state.data.get("next_run") if pid else None
     if nxt is None and settings.schedule.enabled:
-        nxt = build_schedule(settings.schedule).next_after(now or now_utc()).isoformat()
+        nxt = schedule.next_after(now or now_utc()).isoformat()
     dep = settings.deployer()
     cur = dep.current_id()
     current: dict[str, Any] | None = None
@@ -335,7 +328,7 @@ def status(settings: OpsSettings, *, now: datetime | None = None) -> dict[str, A
         "pid": pid,
         "status": state.data.get("status") if pid else "stopped",
         "current_run": state.data.get("current_run") if pid else None,
-        "schedule": build_schedule(settings.schedule).describe(),
+        "schedule": schedule.describe(),
         "enabled": settings.schedule.enabled,
         "mode": settings.schedule.mode,
         "next_run": nxt,
@@ -350,10 +343,9 @@ def status(settings: OpsSettings, *, now: datetime | None = None) -> dict[str, A
     }
 
 
-def show_schedule(settings: OpsSettings, n: int = 5, *, after: datetime | None = None) -> list[datetime]:
-    """The next ``n`` run times (aware, in the schedule's time zone)."""
+def show_schedule(settings: OpsSettings, n: int = 5) -> list[datetime]:
+    """The next ``n`` run times from now (aware, in the schedule's time zone)."""
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(settings.schedule.timezone)
-    start = after or now_utc()
-    return [t.astimezone(tz) for t in upcoming(build_schedule(settings.schedule), n, start)]
+    return [t.astimezone(tz) for t in upcoming(build_schedule(settings.schedule), n, now_utc())]

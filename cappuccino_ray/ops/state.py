@@ -34,7 +34,6 @@ __all__ = [
     "pid_alive",
     "read_json",
     "recover_stale_run",
-    "write_json_atomic",
 ]
 
 STATE_VERSION = 1
@@ -170,10 +169,7 @@ class SchedulerState:
         self.path = path
         self.history_limit = history_limit
         self.data: dict[str, Any] = self._fresh()
-        if path.is_file():
-            loaded = read_json(path)
-            if isinstance(loaded, dict):
-                self.data.update(loaded)
+        self.reload()
 
     @staticmethod
     def _fresh() -> dict[str, Any]:
@@ -211,14 +207,14 @@ class SchedulerState:
             self.data["current_run"].update(fields)
             self.save()
 
-    def finish_run(self, record: dict[str, Any], *, status_after: str = "idle") -> None:
-        """Append ``record`` to the history, clear the current run and save."""
+    def finish_run(self, record: dict[str, Any]) -> None:
+        """Append ``record`` to the history, clear the current run, go ``idle`` and save."""
         history: list[dict[str, Any]] = list(self.data.get("history") or [])
         history.append(record)
         self.data["history"] = history[-self.history_limit :]
         self.data["last_run"] = record
         self.data["current_run"] = None
-        self.data["status"] = status_after
+        self.data["status"] = "idle"
         self.save()
 
     @property
@@ -242,16 +238,17 @@ def _cmdline(pid: int) -> list[str] | None:
     return [p.decode(errors="replace") for p in raw.split(b"\0") if p]
 
 
-def recover_stale_run(state: SchedulerState, *, reason: str | None = None) -> dict[str, Any] | None:
+def recover_stale_run(state: SchedulerState) -> dict[str, Any] | None:
     """Record a run left ``running`` by a dead process as failed, and stop its orphaned job.
 
     Only call this while holding the scheduler lock (then no live process owns
     the run). The orphaned job, if its PID still runs the recorded command, is
-    sent SIGTERM (its whole process group).
+    sent SIGTERM (its whole process group). The recorded reason names the dead owner.
+    :meth:`cappuccino_ray.ops.runner.JobRunner.recover_stale` also sends the
+    ``run_failed`` notification.
 
     Args:
         state: The loaded state.
-        reason: Failure reason to record; a default names the dead owner.
 
     Returns:
         The failure record added to the history, or None if nothing was stale.
@@ -281,8 +278,7 @@ def recover_stale_run(state: SchedulerState, *, reason: str | None = None) -> di
             "finished_at": finished.isoformat(),
             "duration_s": (finished - started).total_seconds(),
             "outcome": "failed",
-            "reason": reason
-            or f"interrupted: the scheduler process {owner} died during the run"
+            "reason": f"interrupted: the scheduler process {owner} died during the run"
             + ("; its orphaned job was stopped" if killed else ""),
         }
     )

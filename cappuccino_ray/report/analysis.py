@@ -16,6 +16,7 @@ from typing import Any
 
 from cappuccino_ray.intervals import INTERVALS
 from cappuccino_ray.report.queries import TrialRecord
+from cappuccino_ray.search.ranking import best_of, finite_or_none
 
 __all__ = [
     "MIN_TRIALS_FOR_IMPORTANCE",
@@ -34,12 +35,18 @@ MIN_TRIALS_FOR_IMPORTANCE = 4
 
 @dataclass(frozen=True)
 class HeatmapCell:
-    """One phase-1 combination: its best objective and how many trials it ran."""
+    """One phase-1 combination: its best trial's objective and how many trials it ran.
+
+    The best trial is the search's (:func:`cappuccino_ray.search.ranking.best_of`):
+    the highest objective among the trials scored on the most CPCV splits.
+    """
 
     holding_days: float
     interval: str
     best_objective: float | None
     n_trials: int
+    splits_done: int = 0
+    """CPCV splits the best trial was scored on (ranks the cells as the search does)."""
 
 
 def _interval_key(interval: str) -> float:
@@ -54,40 +61,47 @@ def cells_from_trials(trials: Iterable[TrialRecord]) -> list[HeatmapCell]:
             groups.setdefault((t.max_hold_days, t.interval), []).append(t)
     cells = []
     for (days, interval), members in groups.items():
-        scores = [t.objective for t in members if t.objective is not None]
-        cells.append(HeatmapCell(days, interval, max(scores) if scores else None, len(members)))
-    return sorted(cells, key=lambda c: (c.holding_days, _interval_key(c.interval)))
-
-
-def _first(row: Mapping[str, Any], names: Sequence[str]) -> Any:
-    for name in names:
-        if row.get(name) is not None:
-            return row[name]
-    return None
+        best = best_of(members)
+        cells.append(
+            HeatmapCell(
+                days,
+                interval,
+                None if best is None else best.objective,
+                len(members),
+                0 if best is None else best.splits_done,
+            )
+        )
+    return _in_grid_order(cells)
 
 
 def cells_from_json(rows: Any) -> list[HeatmapCell]:
-    """Phase-1 cells from ``phase1_all_results.json`` (a list of rows, or ``{"results": [...]}``)."""
-    if isinstance(rows, Mapping):
-        rows = _first(rows, ("results", "combinations", "all_results")) or []
+    """Phase-1 cells from ``phase1_all_results.json``: a list of rows as the search writes them.
+
+    Each row holds ``holding_days``, ``interval``, ``objective``, ``splits_done`` and
+    ``n_trials`` (see :func:`cappuccino_ray.search.phase1.summarise_phase1`); rows
+    without ``holding_days`` or ``interval`` are skipped.
+    """
     cells = []
     for row in rows if isinstance(rows, list) else []:
         if not isinstance(row, Mapping):
             continue
-        days = _first(row, ("holding_days", "max_hold_days", "hold_days"))
-        interval = _first(row, ("interval", "timeframe"))
-        score = _first(row, ("objective", "best_objective", "score"))
-        count = _first(row, ("n_trials", "trials", "num_trials", "trial_count"))
+        days, interval = finite_or_none(row.get("holding_days")), row.get("interval")
         if days is None or interval is None:
             continue
+        count, splits = row.get("n_trials"), row.get("splits_done")
         cells.append(
             HeatmapCell(
-                float(days),
+                days,
                 str(interval),
-                float(score) if isinstance(score, int | float) else None,
-                int(count) if isinstance(count, int) else (len(count) if isinstance(count, list) else 0),
+                finite_or_none(row.get("objective")),
+                count if isinstance(count, int) else 0,
+                splits if isinstance(splits, int) else 0,
             )
         )
+    return _in_grid_order(cells)
+
+
+def _in_grid_order(cells: list[HeatmapCell]) -> list[HeatmapCell]:
     return sorted(cells, key=lambda c: (c.holding_days, _interval_key(c.interval)))
 
 

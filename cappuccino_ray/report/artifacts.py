@@ -1,27 +1,39 @@
 """What a run folder holds besides Tune's trials: the job's JSON summaries and the hold-out series.
 
-The report reads these through small typed adapters, so a partial run (phase 1
-only, or a job cut off before the hold-out) still loads, with the missing parts
-set to ``None``. The hold-out series are saved by the pipeline with
-:func:`save_holdout_series` as ``holdout_series.npz`` in the run folder.
+The report reads them from where the pipeline writes them (names and places in
+:mod:`cappuccino_ray.run_files`), so a partial run (phase 1 only, or a job cut
+off before the hold-out) still loads, with the missing parts set to ``None``.
+The hold-out series are saved by the pipeline with :func:`save_holdout_series`
+as ``holdout_series.npz`` in the run folder.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.errors import DataError
-from cappuccino_ray.report.queries import TRAINING_REPORT, read_json
+from cappuccino_ray.run_files import (
+    HOLDOUT_SERIES_FILE,
+    PHASE1_ALL_RESULTS_FILE,
+    PHASE1_DIR,
+    PHASE1_WINNER_FILE,
+    PHASE2_COMPARISON_FILE,
+    PHASE2_DIR,
+    TRAINING_REPORT_FILE,
+    read_json,
+)
+
+if TYPE_CHECKING:
+    from cappuccino_ray.validation import EvaluationResult
 
 __all__ = [
-    "HOLDOUT_SERIES",
     "HoldoutSeries",
     "RunArtifacts",
     "holdout_series_from",
@@ -29,9 +41,6 @@ __all__ = [
     "load_holdout_series",
     "save_holdout_series",
 ]
-
-#: File name of the saved hold-out series inside a run folder.
-HOLDOUT_SERIES = "holdout_series.npz"
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,102 +79,52 @@ class HoldoutSeries:
             )
 
 
-_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "bot_value": ("bot_value", "bot_values", "portfolio_value", "portfolio_values", "values", "equity"),
-    "bh_value": (
-        "bh_value",
-        "bh_values",
-        "benchmark_values",
-        "buy_and_hold_value",
-        "buy_and_hold_values",
-        "buy_and_hold",
-    ),
-    "fees": ("fees", "fees_per_step", "step_fees", "fee"),
-    "forced_sales": ("forced_sales", "forced_sales_per_step", "n_forced_sales", "forced"),
-    "fee_tier": ("fee_tier", "fee_tiers", "tier", "tiers"),
-    "weights": ("weights", "positions", "weight"),
-    "timestamps": ("timestamps", "times", "index"),
-    "asset_names": ("asset_names", "symbols", "assets"),
-}
+def holdout_series_from(result: EvaluationResult, asset_names: Sequence[str]) -> HoldoutSeries:
+    """Build :class:`HoldoutSeries` from ``evaluate_policy``'s result.
 
-
-def _pick(result: Any, name: str) -> Any:
-    for attr in _CANDIDATES[name]:
-        value = result.get(attr) if isinstance(result, Mapping) else getattr(result, attr, None)
-        if value is not None:
-            return value
-    return None
-
-
-def holdout_series_from(
-    result: Any,
-    *,
-    timestamps: Sequence[Any] | np.ndarray | None = None,
-    asset_names: Sequence[str] | None = None,
-) -> HoldoutSeries:
-    """Build :class:`HoldoutSeries` from an evaluation result (an object or a mapping).
-
-    ``evaluate_policy``'s values have one entry more than its per-step arrays
-    (the value before the first step): per-step series are then padded at the
-    start (no fees, no forced sales, the first fee tier, all cash).
+    The result's values have one entry more than its per-step arrays (the value
+    before the first step), so the per-step series are padded at the start: no
+    fees, no forced sales, the first fee tier, all cash.
 
     Args:
-        result: ``evaluate_policy``'s result: per-bar values of the bot and
-            buy-and-hold, fees, forced sales, fee tier and weights.
-        timestamps: Bar times when the result has none (bar numbers otherwise).
-        asset_names: Asset names when the result has none.
+        result: ``evaluate_policy``'s result over the hold-out.
+        asset_names: The symbols of the weights' columns.
 
     Raises:
-        DataError: If the bot's or buy-and-hold's values are missing.
+        DataError: If a per-step series is not one entry shorter than the values.
     """
-    bot = _pick(result, "bot_value")
-    bh = _pick(result, "bh_value")
-    if bot is None or bh is None:
-        raise DataError("the evaluation result has no per-bar values of the bot and buy-and-hold")
-    bot_arr = np.asarray(bot, dtype=np.float64).reshape(-1)
-    n = len(bot_arr)
+    bot = np.asarray(result.values, dtype=np.float64).reshape(-1)
+    n = len(bot)
 
-    def series(name: str, edge: bool = False) -> np.ndarray:
-        value = _pick(result, name)
-        arr = np.zeros(n) if value is None else np.asarray(value, dtype=np.float64)
-        if len(arr) == n - 1:  # per-step series: pad the bar before the first step
-            arr = np.concatenate([arr[:1] if edge and len(arr) else np.zeros((1, *arr.shape[1:])), arr])
-        if len(arr) != n:
-            raise DataError(f"the evaluation result's {name} has {len(arr)} entries, expected {n} or {n - 1}")
-        return arr
+    def per_step(name: str, *, repeat_first: bool = False) -> np.ndarray:
+        arr = np.asarray(getattr(result, name), dtype=np.float64)
+        if len(arr) != n - 1:
+            raise DataError(f"the evaluation result's {name} has {len(arr)} entries, expected {n - 1}")
+        first = arr[:1] if repeat_first and len(arr) else np.zeros((1, *arr.shape[1:]))
+        return np.concatenate([first, arr])
 
-    w = series("weights") if _pick(result, "weights") is not None else np.zeros((n, 0))
-    w = w.reshape(n, -1)
-    names = asset_names or _pick(result, "asset_names") or [f"asset {i}" for i in range(w.shape[1])]
-    times = timestamps if timestamps is not None else _pick(result, "timestamps")
     return HoldoutSeries(
-        timestamps=np.arange(n) if times is None else np.asarray(times),
-        bot_value=bot_arr,
-        bh_value=np.asarray(bh, dtype=np.float64).reshape(-1),
-        fees=series("fees"),
-        forced_sales=series("forced_sales"),
-        fee_tier=series("fee_tier", edge=True),
-        weights=w,
-        asset_names=tuple(str(s) for s in names),
+        timestamps=np.asarray(result.timestamps),
+        bot_value=bot,
+        bh_value=np.asarray(result.benchmark_values, dtype=np.float64).reshape(-1),
+        fees=per_step("fees"),
+        forced_sales=per_step("forced_sales"),
+        fee_tier=per_step("fee_tier", repeat_first=True),
+        weights=per_step("weights").reshape(n, -1),
+        asset_names=tuple(str(s) for s in asset_names),
     )
 
 
-def save_holdout_series(
-    path: str | Path, result: HoldoutSeries | Any, *, asset_names: Sequence[str] | None = None
-) -> Path:
+def save_holdout_series(path: str | Path, series: HoldoutSeries) -> Path:
     """Save hold-out series atomically as ``.npz``.
 
     Args:
         path: Target file, normally ``<run_dir>/holdout_series.npz``.
-        result: A :class:`HoldoutSeries` or ``evaluate_policy``'s result.
-        asset_names: The symbols of the weights' columns (when ``result`` has none).
+        series: The series (see :func:`holdout_series_from`).
 
     Returns:
         The written path.
     """
-    series = (
-        result if isinstance(result, HoldoutSeries) else holdout_series_from(result, asset_names=asset_names)
-    )
     times = series.timestamps
     if np.issubdtype(times.dtype, np.datetime64):
         times = times.astype("datetime64[ns]").astype(np.int64)
@@ -245,23 +204,15 @@ def _as_dict(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _find(root: Path, name: str) -> Path:
-    """``root/name``, else the first ``name`` in a sub-folder (phases write into their experiment)."""
-    direct = root / name
-    if direct.is_file():
-        return direct
-    return next(iter(sorted(root.rglob(name))), direct)
-
-
 def load_artifacts(run_dir: str | Path) -> RunArtifacts:
     """Read what the run folder holds; parts not written yet are ``None``."""
     root = Path(run_dir)
-    series_path = _find(root, HOLDOUT_SERIES)
+    series_path = root / HOLDOUT_SERIES_FILE
     return RunArtifacts(
         run_dir=root,
-        training_report=_as_dict(read_json(root / TRAINING_REPORT)),
-        phase1_winner=_as_dict(read_json(_find(root, "phase1_winner.json"))),
-        phase1_all=read_json(_find(root, "phase1_all_results.json")),
-        phase2_comparison=_as_dict(read_json(_find(root, "phase2_comparison.json"))),
+        training_report=_as_dict(read_json(root / TRAINING_REPORT_FILE)),
+        phase1_winner=_as_dict(read_json(root / PHASE1_DIR / PHASE1_WINNER_FILE)),
+        phase1_all=read_json(root / PHASE1_DIR / PHASE1_ALL_RESULTS_FILE),
+        phase2_comparison=_as_dict(read_json(root / PHASE2_DIR / PHASE2_COMPARISON_FILE)),
         holdout=load_holdout_series(series_path) if series_path.is_file() else None,
     )

@@ -30,15 +30,22 @@ from cappuccino_ray.report.queries import (
     TrialRecord,
     best_per_algorithm,
     best_per_combination,
+    cell_text,
     failed_trials,
     load_trials,
     trial_rows,
 )
+from cappuccino_ray.run_files import (
+    HOLDOUT_SERIES_FILE,
+    HTML_REPORT_FILE,
+    PHASE1_ALL_RESULTS_FILE,
+    PHASE2_COMPARISON_FILE,
+    TRAINING_REPORT_FILE,
+)
+from cappuccino_ray.search.ranking import finite_or_none
 
-__all__ = ["REPORT_FILE", "Section", "build_sections", "render_html", "write_report"]
+__all__ = ["Section", "build_sections", "render_html", "write_report"]
 
-#: File name of the report inside the run folder.
-REPORT_FILE = "report.html"
 _METRICS = (
     "total_return",
     "annual_return",
@@ -65,26 +72,8 @@ class Section:
     missing: str | None = None
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any, *keys: str) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, dict):
-        for key in keys:
-            if isinstance(value.get(key), int | float):
-                return float(value[key])
-    return None
 
 
 def _figure(fig_fn: Any, *args: Any) -> tuple[str, bytes]:
@@ -98,31 +87,34 @@ def _summary(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
     winner = _dict(rep.get("winner"))
     rows = [
         ["run", art.run_dir.name],
-        ["status", _fmt(rep.get("status", "incomplete (no two_phase_training_report.json)"))],
-        ["mode", _fmt(rep.get("mode"))],
-        ["started / finished", f"{_fmt(rep.get('started_at'))} / {_fmt(rep.get('finished_at'))}"],
-        ["duration (s)", _fmt(rep.get("duration_s"))],
+        ["status", cell_text(rep.get("status", f"incomplete (no {TRAINING_REPORT_FILE})"))],
+        ["mode", cell_text(rep.get("mode"))],
+        ["started / finished", f"{cell_text(rep.get('started_at'))} / {cell_text(rep.get('finished_at'))}"],
+        ["duration (s)", cell_text(rep.get("duration_s"))],
         ["trials (failed)", f"{len(trials)} ({len(failed_trials(trials))})"],
     ]
     if winner:
         rows += [
             [
                 "winner",
-                f"{_fmt(winner.get('algorithm'))}, hold {_fmt(winner.get('holding_days'))} d, "
-                f"{_fmt(winner.get('interval'))}",
+                f"{cell_text(winner.get('algorithm'))}, hold {cell_text(winner.get('holding_days'))} d, "
+                f"{cell_text(winner.get('interval'))}",
             ],
-            ["winner objective (CPCV)", _fmt(winner.get("objective"))],
-            ["winner checkpoint", _fmt(winner.get("checkpoint_path"))],
+            ["winner objective (CPCV)", cell_text(winner.get("objective"))],
+            ["winner checkpoint", cell_text(winner.get("checkpoint_path"))],
         ]
-    pbo = _number(_overfit(art, "pbo"), "value")
-    dsr = _number(_overfit(art, "deflated_sharpe"), "value")
-    rows += [["PBO", _fmt(pbo)], ["deflated Sharpe", _fmt(dsr)]]
+    pbo = finite_or_none(_overfit(art, "pbo").get("value"))
+    dsr = finite_or_none(_overfit(art, "deflated_sharpe").get("value"))
+    rows += [["PBO", cell_text(pbo)], ["deflated Sharpe", cell_text(dsr)]]
     holdout = _dict(rep.get("holdout"))
     bot, bh = _dict(holdout.get("bot")), _dict(holdout.get("buy_and_hold"))
     for key in ("total_return", "sharpe", "max_drawdown"):
         if key in bot or key in bh:
             rows.append(
-                [f"hold-out {key} (bot / buy-and-hold)", f"{_fmt(bot.get(key))} / {_fmt(bh.get(key))}"]
+                [
+                    f"hold-out {key} (bot / buy-and-hold)",
+                    f"{cell_text(bot.get(key))} / {cell_text(bh.get(key))}",
+                ]
             )
     missing = _missing_parts(art, trials)
     section = Section("Key numbers", tables=[[["item", "value"], *rows]])
@@ -134,13 +126,13 @@ def _summary(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
 def _missing_parts(art: RunArtifacts, trials: Sequence[TrialRecord]) -> list[str]:
     out = []
     if not any(t.phase == 1 for t in trials) and art.phase1_all is None:
-        out.append("phase 1 (no phase-1 trials, no phase1_all_results.json)")
+        out.append(f"phase 1 (no phase-1 trials, no {PHASE1_ALL_RESULTS_FILE})")
     if not any(t.phase == 2 for t in trials) and art.phase2_comparison is None:
-        out.append("phase 2 (no phase-2 trials, no phase2_comparison.json)")
+        out.append(f"phase 2 (no phase-2 trials, no {PHASE2_COMPARISON_FILE})")
     if art.training_report is None:
-        out.append("the job summary (two_phase_training_report.json: winner, PBO, deflated Sharpe)")
+        out.append(f"the job summary ({TRAINING_REPORT_FILE}: winner, PBO, deflated Sharpe)")
     if art.holdout is None:
-        out.append("the hold-out series (holdout_series.npz)")
+        out.append(f"the hold-out series ({HOLDOUT_SERIES_FILE})")
     return out
 
 
@@ -193,12 +185,14 @@ def _holdout(art: RunArtifacts) -> Section:
     if isinstance(holdout, dict) and (holdout.get("bot") or holdout.get("buy_and_hold")):
         bot, bh = holdout.get("bot") or {}, holdout.get("buy_and_hold") or {}
         section.paragraphs.append(
-            f"Hold-out window: {_fmt(holdout.get('start'))} to {_fmt(holdout.get('end'))}."
+            f"Hold-out window: {cell_text(holdout.get('start'))} to {cell_text(holdout.get('end'))}."
         )
-        rows = [[m, _fmt(bot.get(m)), _fmt(bh.get(m))] for m in _METRICS if m in bot or m in bh]
+        rows = [[m, cell_text(bot.get(m)), cell_text(bh.get(m))] for m in _METRICS if m in bot or m in bh]
         section.tables.append([["metric", "bot", "buy-and-hold"], *rows])
     if art.holdout is None:
-        section.missing = "No hold-out series (holdout_series.npz): the job stopped before the hold-out test."
+        section.missing = (
+            f"No hold-out series ({HOLDOUT_SERIES_FILE}): the job stopped before the hold-out test."
+        )
         return section
     for fn in (
         plots.plot_equity,
@@ -211,22 +205,17 @@ def _holdout(art: RunArtifacts) -> Section:
 
 
 def _overfit(art: RunArtifacts, key: str) -> dict[str, Any]:
-    """PBO or DSR as a document: phase 2's (with logits, reasons) topped up by the job report's value."""
-    doc = dict(_dict((art.phase2_comparison or {}).get(key)))
-    top = art.section(key)
-    if isinstance(top, dict):
-        doc = {**top, **doc}
-    elif doc.get("value") is None and isinstance(top, int | float):
-        doc["value"] = float(top)
-    if doc.get("value") is None:
-        doc["value"] = _number(doc, "pbo", "dsr", "deflated_sharpe")
-    return doc
+    """Phase 2's ``pbo`` or ``deflated_sharpe`` document (``value``, ``logits``, ``reason``...), or ``{}``.
+
+    The job report's top-level ``pbo`` and ``deflated_sharpe`` are copies of these documents' values.
+    """
+    return _dict((art.phase2_comparison or {}).get(key))
 
 
 def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
     section = Section("Overfitting checks: PBO and deflated Sharpe")
     pbo_doc, dsr_doc = _overfit(art, "pbo"), _overfit(art, "deflated_sharpe")
-    pbo, dsr = _number(pbo_doc, "value"), _number(dsr_doc, "value")
+    pbo, dsr = finite_or_none(pbo_doc.get("value")), finite_or_none(dsr_doc.get("value"))
     if pbo is not None:
         section.paragraphs.append(pbo_verdict(pbo))
         logits = pbo_doc.get("logits")
@@ -237,7 +226,7 @@ def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
     elif pbo_doc.get("reason"):
         section.paragraphs.append(f"PBO not computed: {pbo_doc['reason']}.")
     if dsr is not None:
-        n = _number(dsr_doc, "n_trials")
+        n = finite_or_none(dsr_doc.get("n_trials"))
         section.paragraphs.append(dsr_verdict(dsr, int(n) if n else len(trials) or None))
     elif dsr_doc.get("reason"):
         section.paragraphs.append(f"Deflated Sharpe not computed: {dsr_doc['reason']}.")
@@ -251,7 +240,7 @@ def _failures(trials: Sequence[TrialRecord]) -> Section:
     section = Section(f"Failed trials ({len(failed)})")
     if failed:
         rows = [
-            [t.experiment, t.trial_id, t.algo, t.interval, _fmt(t.max_hold_days), t.error or t.status]
+            [t.experiment, t.trial_id, t.algo, t.interval, cell_text(t.max_hold_days), t.error or t.status]
             for t in failed
         ]
         section.tables.append([["experiment", "trial", "algo", "interval", "hold days", "reason"], *rows])
@@ -272,7 +261,7 @@ def _table(rows: list[dict[str, Any]]) -> list[list[str]]:
         "bh_sharpe",
         "trial_id",
     ]
-    return [columns, *[[_fmt(r.get(c)) for c in columns] for r in rows]]
+    return [columns, *[[cell_text(r.get(c)) for c in columns] for r in rows]]
 
 
 def build_sections(run_dir: str | Path) -> list[Section]:
@@ -339,4 +328,4 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """
     root = Path(run_dir)
     page = render_html(f"cappuccino_ray report: {root.name}", build_sections(root))
-    return write_bytes_atomic(Path(out) if out else root / REPORT_FILE, page.encode("utf-8"))
+    return write_bytes_atomic(Path(out) if out else root / HTML_REPORT_FILE, page.encode("utf-8"))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from cappuccino_ray.report.analysis import HeatmapCell
 from cappuccino_ray.report.artifacts import HoldoutSeries
+from cappuccino_ray.search.ranking import rank_key
 
 __all__ = [
     "TITLES",
@@ -58,8 +58,19 @@ def _new(width: float = 8.0, height: float = 4.0) -> Figure:
     return fig
 
 
+def _winner(cells: Sequence[HeatmapCell]) -> HeatmapCell | None:
+    """The cell the search picks: the best objective among those scored on the most splits."""
+    scored = [c for c in cells if c.best_objective is not None]
+    full = max((c.splits_done for c in scored), default=0)
+    return max(scored, key=lambda c: rank_key(c.best_objective, c.splits_done, full), default=None)
+
+
 def plot_heatmap(cells: Sequence[HeatmapCell]) -> Figure:
-    """Holding time (rows) x interval (columns), colour = best objective, text = objective and trials."""
+    """Holding time (rows) x interval (columns), colour = best objective, text = objective and trials.
+
+    The star marks the search's winner (:func:`cappuccino_ray.search.ranking.best_of`),
+    which need not be the highest number when some cells' best trials were stopped early.
+    """
     days = sorted({c.holding_days for c in cells})
     intervals = list(dict.fromkeys(c.interval for c in cells))
     grid = np.full((len(days), len(intervals)), np.nan)
@@ -75,12 +86,13 @@ def plot_heatmap(cells: Sequence[HeatmapCell]) -> Figure:
     fig.colorbar(image, ax=ax, label="best objective")
     finite = grid[np.isfinite(grid)]
     mid = float(np.mean(finite)) if finite.size else 0.0
-    best = np.nanargmax(grid) if finite.size else None
+    win = _winner(cells)
+    best = None if win is None else (days.index(win.holding_days), intervals.index(win.interval))
     for i in range(len(days)):
         for j in range(len(intervals)):
             value = grid[i, j]
             text = "no result" if np.isnan(value) else f"{value:.3g}"
-            star = " *" if best is not None and np.ravel_multi_index((i, j), grid.shape) == best else ""
+            star = " *" if (i, j) == best else ""
             colour = "white" if np.isnan(value) or value < mid else "black"
             ax.text(j, i, f"{text}{star}\n{counts[i, j]} trials", ha="center", va="center", color=colour)
     ax.set_xticks(range(len(intervals)), intervals)
@@ -150,17 +162,13 @@ def drawdown(values: np.ndarray) -> np.ndarray:
     return np.where(peak > 0, v / np.where(peak > 0, peak, 1.0) - 1.0, 0.0)
 
 
-def _x(series: HoldoutSeries) -> Any:
-    return series.timestamps
-
-
 def plot_equity(series: HoldoutSeries) -> Figure:
     """Bot and buy-and-hold value, both rebased to 1 at the start of the hold-out."""
     fig = _new(9, 3.8)
     ax = fig.add_subplot()
     for values, label in ((series.bot_value, "bot"), (series.bh_value, "buy-and-hold")):
         start = values[0] if len(values) and values[0] != 0 else 1.0
-        ax.plot(_x(series), values / start, label=label)
+        ax.plot(series.timestamps, values / start, label=label)
     ax.set_ylabel("value (start = 1)")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -172,8 +180,8 @@ def plot_drawdown(series: HoldoutSeries) -> Figure:
     """Drawdown of the bot and of buy-and-hold, in percent."""
     fig = _new(9, 3)
     ax = fig.add_subplot()
-    ax.fill_between(_x(series), 100 * drawdown(series.bot_value), 0, alpha=0.4, label="bot")
-    ax.plot(_x(series), 100 * drawdown(series.bh_value), color="gray", label="buy-and-hold")
+    ax.fill_between(series.timestamps, 100 * drawdown(series.bot_value), 0, alpha=0.4, label="bot")
+    ax.plot(series.timestamps, 100 * drawdown(series.bh_value), color="gray", label="buy-and-hold")
     ax.set_ylabel("drawdown (%)")
     ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
@@ -187,7 +195,7 @@ def plot_positions(series: HoldoutSeries) -> Figure:
     ax = fig.add_subplot()
     if series.weights.shape[1]:
         w = np.clip(series.weights, 0.0, None)
-        ax.stackplot(_x(series), w.T, labels=list(series.asset_names), alpha=0.85)
+        ax.stackplot(series.timestamps, w.T, labels=list(series.asset_names), alpha=0.85)
         ax.legend(loc="upper left", fontsize="small", ncol=min(7, len(series.asset_names)))
     else:
         ax.text(0.5, 0.5, "no weights recorded", ha="center", va="center", transform=ax.transAxes)
@@ -201,15 +209,12 @@ def plot_forced_sales_fee_tier(series: HoldoutSeries) -> Figure:
     """Forced sales per bar (bars, left axis) and the fee tier in force (step line, right axis)."""
     fig = _new(9, 3)
     ax = fig.add_subplot()
-    x = np.arange(len(series.forced_sales))
     hits = series.forced_sales > 0
-    ax.vlines(
-        np.asarray(_x(series))[hits], 0, series.forced_sales[hits], color="crimson", label="forced sales"
-    )
+    ax.vlines(series.timestamps[hits], 0, series.forced_sales[hits], color="crimson", label="forced sales")
     ax.set_ylabel("forced sales per bar")
     ax.set_ylim(0, max(1.0, float(series.forced_sales.max(initial=0.0))) * 1.15)
     tier_ax = ax.twinx()
-    tier_ax.step(_x(series) if len(x) else x, series.fee_tier, where="post", color="navy", label="fee tier")
+    tier_ax.step(series.timestamps, series.fee_tier, where="post", color="navy", label="fee tier")
     tier_ax.set_ylabel("fee tier")
     ax.legend(loc="upper left", fontsize="small")
     tier_ax.legend(loc="upper right", fontsize="small")

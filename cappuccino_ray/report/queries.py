@@ -5,7 +5,9 @@ phase-1 combination, one per phase-2 algorithm, however the search lays them
 out) is a folder holding ``experiment_state-*.json``. Trials are read with
 ``tune.ExperimentAnalysis``, which needs no running Ray. A trial's score is
 its *last* reported ``objective`` (Tune's ``scope="last"``), the mean over the
-CPCV splits it finished; ``splits_done`` says how many.
+CPCV splits it finished; ``splits_done`` says how many. The best trial is picked
+by the search's own rule (:mod:`cappuccino_ray.search.ranking`): trials scored on
+the most splits first, then the highest objective.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,28 +22,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cappuccino_ray.config.search import RUN_KEYS
+from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.run_files import (
+    PHASE1_ALL_RESULTS_FILE,
+    PHASE1_DIR,
+    PHASE1_WINNER_FILE,
+    PHASE2_COMPARISON_FILE,
+    PHASE2_DIR,
+    RUN_CONFIG_FILE,
+    TRAINING_REPORT_FILE,
+    read_json,
+)
+from cappuccino_ray.search.ranking import best_of, finite_or_none, ranked
 
 __all__ = [
     "SEARCH_KEYS",
-    "TRAINING_REPORT",
     "RunSummary",
     "TrialRecord",
     "best_per_algorithm",
     "best_per_combination",
+    "cell_text",
     "failed_trials",
     "find_experiments",
     "format_rows",
     "list_runs",
     "load_trials",
-    "read_json",
     "resolve_run",
     "trial_rows",
 ]
 
-#: The file the whole two-phase job writes when it finishes.
-TRAINING_REPORT = "two_phase_training_report.json"
 #: Config keys that place a trial in the search or set its budget and resources; every other
 #: config key is a hyperparameter.
 SEARCH_KEYS: tuple[str, ...] = tuple(sorted(RUN_KEYS))
@@ -111,20 +120,6 @@ class RunSummary:
     failed: int
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file, or ``None`` when it is absent.
-
-    Raises:
-        DataError: If the file exists but is not valid JSON.
-    """
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc}); the run may have been cut off, rerun it") from exc
-
-
 def resolve_run(results_dir: str | Path, run: str | None = None) -> Path:
     """The folder of ``run`` (a name under ``results_dir`` or a path); the newest run if ``None``.
 
@@ -152,19 +147,26 @@ def _run_dirs(root: Path) -> list[Path]:
 
 
 def list_runs(results_dir: str | Path) -> list[RunSummary]:
-    """Summarise every run folder under ``results_dir`` (no Ray needed, reads small files only)."""
+    """Summarise every run folder under ``results_dir`` (no Ray needed, reads small files only).
+
+    A folder counts as a run if it holds trials or any of the files the job writes.
+    """
     out = []
     for run_dir in _run_dirs(Path(results_dir)):
-        report = read_json(run_dir / TRAINING_REPORT)
+        report = read_json(run_dir / TRAINING_REPORT_FILE)
         trial_dirs = [p.parent for p in run_dir.rglob("params.json")]
-        if not trial_dirs and not any(run_dir.glob("phase*.json")) and report is None:
+        phase1_files = [run_dir / PHASE1_DIR / f for f in (PHASE1_WINNER_FILE, PHASE1_ALL_RESULTS_FILE)]
+        phase2_file = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
+        has_phase1 = any(f.is_file() for f in phase1_files)
+        started_only = (run_dir / RUN_CONFIG_FILE).is_file()
+        if not (trial_dirs or has_phase1 or phase2_file.is_file() or started_only or report is not None):
             continue
         phases = {_phase_of(read_json(d / "params.json") or {}) for d in trial_dirs}
         if report is not None:
             phase = "done"
-        elif 2 in phases or (run_dir / "phase2_comparison.json").is_file():
+        elif 2 in phases or phase2_file.is_file():
             phase = "phase 2"
-        elif trial_dirs or any(run_dir.glob("phase1_*.json")):
+        elif trial_dirs or has_phase1:
             phase = "phase 1"
         else:
             phase = "-"
@@ -205,12 +207,6 @@ def _phase_of(config: dict[str, Any]) -> int | None:
         return None
     digits = re.findall(r"\d", str(raw))
     return int(digits[0]) if digits else None
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return None if math.isnan(value) else float(value)
 
 
 def _error_line(trial_dir: Path) -> str | None:
@@ -257,8 +253,8 @@ def _record(experiment: str, trial: Any) -> TrialRecord:
     config = dict(trial.config or {})
     last = dict(trial.last_result or {})
     path = Path(trial.path)
-    start = (_num(last.get("timestamp")) or 0.0) - (_num(last.get("time_total_s")) or 0.0)
-    hold = _num(config.get("max_hold_days"))
+    start = (finite_or_none(last.get("timestamp")) or 0.0) - (finite_or_none(last.get("time_total_s")) or 0.0)
+    hold = finite_or_none(config.get("max_hold_days"))
     return TrialRecord(
         experiment=experiment,
         trial_id=str(trial.trial_id),
@@ -267,10 +263,10 @@ def _record(experiment: str, trial: Any) -> TrialRecord:
         interval=str(config.get("interval", "")),
         max_hold_days=hold,
         phase=_phase_of(config),
-        objective=_num(last.get("objective")),
-        splits_done=int(_num(last.get("splits_done")) or 0),
-        bot_sharpe=_num(last.get("bot_sharpe")),
-        bh_sharpe=_num(last.get("bh_sharpe")),
+        objective=finite_or_none(last.get("objective")),
+        splits_done=int(finite_or_none(last.get("splits_done")) or 0),
+        bot_sharpe=finite_or_none(last.get("bot_sharpe")),
+        bh_sharpe=finite_or_none(last.get("bh_sharpe")),
         start_time=max(start, 0.0),
         params={k: _plain(v) for k, v in config.items() if k not in SEARCH_KEYS},
         error=_error_line(path),
@@ -278,18 +274,12 @@ def _record(experiment: str, trial: Any) -> TrialRecord:
     )
 
 
-def _best_by(
-    trials: Iterable[TrialRecord], key: Callable[[TrialRecord], Any]
-) -> list[tuple[Any, TrialRecord, int]]:
+def _best_by(trials: Iterable[TrialRecord], key: Callable[[TrialRecord], Any]) -> list[TrialRecord]:
+    """The best trial of each group, best first, by the search's ranking rule."""
     groups: dict[Any, list[TrialRecord]] = {}
     for t in trials:
         groups.setdefault(key(t), []).append(t)
-    out = []
-    for k, members in groups.items():
-        scored = [t for t in members if t.objective is not None]
-        if scored:
-            out.append((k, max(scored, key=lambda t: t.objective or 0.0), len(members)))
-    return sorted(out, key=lambda item: -(item[1].objective or 0.0))
+    return ranked(b for b in map(best_of, groups.values()) if b is not None)
 
 
 def best_per_combination(trials: Iterable[TrialRecord], *, phase: int | None = 1) -> list[TrialRecord]:
@@ -300,13 +290,13 @@ def best_per_combination(trials: Iterable[TrialRecord], *, phase: int | None = 1
         phase: Only trials of this phase (``None``: all).
     """
     chosen = [t for t in trials if phase is None or t.phase == phase]
-    return [best for _, best, _ in _best_by(chosen, lambda t: (t.max_hold_days, t.interval))]
+    return _best_by(chosen, lambda t: (t.max_hold_days, t.interval))
 
 
 def best_per_algorithm(trials: Iterable[TrialRecord], *, phase: int | None = None) -> list[TrialRecord]:
     """The best trial of each algorithm, best first (``phase`` filters as above)."""
     chosen = [t for t in trials if phase is None or t.phase == phase]
-    return [best for _, best, _ in _best_by(chosen, lambda t: t.algo)]
+    return _best_by(chosen, lambda t: t.algo)
 
 
 def failed_trials(trials: Iterable[TrialRecord]) -> list[TrialRecord]:
@@ -339,7 +329,8 @@ def trial_rows(trials: Sequence[TrialRecord], *, with_params: bool = False) -> l
     return rows
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as a table cell: ``-`` for ``None``, 4 significant digits for floats."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -369,7 +360,7 @@ def format_rows(rows: Sequence[dict[str, Any]] | Sequence[RunSummary], fmt: str 
         raise ConfigError(f"unknown format {fmt!r}; use table, csv or json")
     if not plain:
         return "(none)"
-    cells = [[_cell(r.get(c)) for c in columns] for r in plain]
+    cells = [[cell_text(r.get(c)) for c in columns] for r in plain]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

@@ -9,5 +9,6 @@ Modules (imported on use, so ``import cappuccino_ray.search`` stays light):
 * ``phase1`` / ``phase2``: the two phases and their result files;
 * ``markets``: loading, hold-out cut and resampling; ``holdout``: the winner on the hold-out;
 * ``pipeline``: the whole job and ``two_phase_training_report.json``;
-* ``progress``: the live terminal view; ``results``: reading experiments, writing JSON.
+* ``progress``: the live terminal view; ``results``: reading experiments into rows;
+* ``ranking``: combination labels and the one rule that picks the best trial (no Ray import).
 """

@@ -14,16 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import TrainingError
+from cappuccino_ray.search.markets import iso_time
 
 __all__ = ["evaluate_holdout"]
-
-
-def _iso(ts: Any) -> str:
-    return str(np.datetime_as_string(np.datetime64(ts, "s"))) + "Z"
 
 
 def evaluate_holdout(
@@ -64,14 +59,14 @@ def evaluate_holdout(
     }
     result = evaluate_policy(agent.act, env_config)
     if series_path is not None:
-        from cappuccino_ray.report.artifacts import save_holdout_series
+        from cappuccino_ray.report.artifacts import holdout_series_from, save_holdout_series
 
-        save_holdout_series(series_path, result, asset_names=market.symbols)
+        save_holdout_series(series_path, holdout_series_from(result, market.symbols))
     return {
         "bot": dataclasses.asdict(result.bot),
         "buy_and_hold": dataclasses.asdict(result.benchmark),
-        "start": _iso(market.timestamps[holdout_row]),
-        "end": _iso(market.timestamps[-1]),
+        "start": iso_time(market.timestamps[holdout_row]),
+        "end": iso_time(market.timestamps[-1]),
         "n_bars": int(market.n_bars - holdout_row),
         "checkpoint_path": str(path),
         "algorithm": spec.algo,

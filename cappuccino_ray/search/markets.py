@@ -20,7 +20,7 @@ from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import ConfigError, DataError
 from cappuccino_ray.intervals import interval_minutes
 
-__all__ = ["SearchData", "load_base_market", "split_markets"]
+__all__ = ["SearchData", "iso_time", "load_base_market", "split_markets"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class SearchData:
         return {"start": self.start, "end": self.end, "holdout_start": self.holdout_start}
 
 
-def _iso(ts: Any) -> str:
+def iso_time(ts: Any) -> str:
+    """A bar time as ISO text in UTC to the second, e.g. ``"2023-04-30T23:00:00Z"``."""
     return str(np.datetime_as_string(np.datetime64(ts, "s"))) + "Z"
 
 
@@ -138,7 +139,7 @@ def split_markets(base: MarketData, intervals: Iterable[str], holdout_fraction: 
         markets=markets,
         full=full,
         holdout_rows=rows,
-        start=_iso(base.timestamps[0]),
-        end=_iso(base.timestamps[-1]),
-        holdout_start=_iso(hold.timestamps[0]),
+        start=iso_time(base.timestamps[0]),
+        end=iso_time(base.timestamps[-1]),
+        holdout_start=iso_time(hold.timestamps[0]),
     )

@@ -3,29 +3,30 @@
 Every (holding_days, interval) combination gets its own Optuna study and exactly
 ``trials_per_combo`` trials (see :mod:`cappuccino_ray.search.searcher`); each
 trial trains on data resampled to its interval. The job writes
-``phase1_winner.json`` and ``phase1_all_results.json`` into its experiment folder.
+``phase1_winner.json`` and ``phase1_all_results.json`` into its experiment folder
+(names in :mod:`cappuccino_ray.run_files`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.config.search import Phase1Config
 from cappuccino_ray.errors import ConfigError, TrainingError
+from cappuccino_ray.run_files import PHASE1_ALL_RESULTS_FILE, PHASE1_DIR, PHASE1_WINNER_FILE, read_document
 from cappuccino_ray.search.results import (
+    TrialRow,
     best_per_combo,
     best_row,
     rows_from_experiment,
     trial_counts,
-    write_json_atomic,
 )
 
 __all__ = [
-    "ALL_RESULTS_FILE",
-    "WINNER_FILE",
     "default_trainable",
     "load_phase1_winner",
     "phase1_base_config",
@@ -34,9 +35,6 @@ __all__ = [
     "run_phase1",
     "summarise_phase1",
 ]
-
-WINNER_FILE = "phase1_winner.json"
-ALL_RESULTS_FILE = "phase1_all_results.json"
 
 
 def default_trainable() -> Callable[..., Any]:
@@ -125,6 +123,9 @@ def run_phase1(
 def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = None) -> dict[str, Any]:
     """Read the phase-1 experiment and write ``phase1_winner.json`` and ``phase1_all_results.json``.
 
+    ``phase1_all_results.json`` lists each combination's best trial, best first,
+    with ``n_trials``, the number of trials the combination ran.
+
     Args:
         experiment_path: The phase-1 Tune experiment folder.
         expected_trials: Trials planned (recorded for the report).
@@ -132,10 +133,12 @@ def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = Non
     Returns:
         The winner document.
     """
-    winner = phase1_winner_from_experiment(experiment_path, expected_trials=expected_trials)
     rows = rows_from_experiment(experiment_path)
-    write_json_atomic(Path(experiment_path) / ALL_RESULTS_FILE, [r.summary() for r in best_per_combo(rows)])
-    write_json_atomic(Path(experiment_path) / WINNER_FILE, winner)
+    winner = _winner_doc(rows, experiment_path, expected_trials)
+    counts = winner["trial_counts"]
+    every = [{**r.summary(), "n_trials": counts[r.combination]["total"]} for r in best_per_combo(rows)]
+    write_json_atomic(Path(experiment_path) / PHASE1_ALL_RESULTS_FILE, every)
+    write_json_atomic(Path(experiment_path) / PHASE1_WINNER_FILE, winner)
     return winner
 
 
@@ -151,23 +154,28 @@ def phase1_winner_from_experiment(
     Returns:
         The same document :func:`summarise_phase1` writes to ``phase1_winner.json``.
     """
-    rows = rows_from_experiment(experiment_path)
+    return _winner_doc(rows_from_experiment(experiment_path), experiment_path, expected_trials)
+
+
+def _winner_doc(
+    rows: Sequence[TrialRow], experiment_path: Path, expected_trials: int | None
+) -> dict[str, Any]:
     best = best_row(rows)
-    counts = trial_counts(rows)
+    summary = best.summary()
     return {
         "phase": 1,
         "holding_days": best.config.get("max_hold_days"),
         "interval": best.config.get("interval"),
         "algo": best.config.get("algo"),
         "trial_id": best.trial_id,
-        "objective": best.summary()["objective"],
-        "bot_sharpe": best.summary()["bot_sharpe"],
-        "bh_sharpe": best.summary()["bh_sharpe"],
+        "objective": summary["objective"],
+        "bot_sharpe": summary["bot_sharpe"],
+        "bh_sharpe": summary["bh_sharpe"],
         "splits_done": best.splits_done,
         "hyperparameters": best.hyperparameters,
         "config": best.config,
         "checkpoint_path": best.checkpoint_path,
-        "trial_counts": counts,
+        "trial_counts": trial_counts(rows),
         "n_trials": len(rows),
         "n_trials_planned": expected_trials,
         "experiment_path": str(experiment_path),
@@ -183,26 +191,18 @@ def load_phase1_winner(path: str | Path) -> dict[str, Any]:
 
     Raises:
         ConfigError: If nothing usable is found at ``path``.
+        DataError: If the winner file is not valid JSON.
     """
-    import json
-
     p = Path(path)
-    candidates = [p] if p.is_file() else [p / WINNER_FILE, p / "phase1" / WINNER_FILE]
+    candidates = [p] if p.is_file() else [p / PHASE1_WINNER_FILE, p / PHASE1_DIR / PHASE1_WINNER_FILE]
     for c in candidates:
         if c.is_file():
-            try:
-                doc = json.loads(c.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{c}: not valid JSON ({exc}); rerun phase 1 or fix the file") from exc
-            for key in ("holding_days", "interval", "hyperparameters"):
-                if key not in doc:
-                    raise ConfigError(f"{c}: missing key {key!r}; is this a phase1_winner.json?")
-            return dict(doc)
+            return read_document(c, PHASE1_WINNER_FILE, ("holding_days", "interval", "hyperparameters"))
     if p.is_dir():
-        for exp in (p, p / "phase1"):
-            if (exp / "experiment_state.json").exists() or any(exp.glob("experiment_state*.json")):
+        for exp in (p, p / PHASE1_DIR):
+            if any(exp.glob("experiment_state*.json")):
                 return phase1_winner_from_experiment(exp)
     raise ConfigError(
-        f"{p}: no {WINNER_FILE} and no phase-1 Tune experiment there; "
-        "pass the phase-1 results folder or its phase1_winner.json"
+        f"{p}: no {PHASE1_WINNER_FILE} and no phase-1 Tune experiment there; "
+        f"pass the phase-1 results folder or its {PHASE1_WINNER_FILE}"
     )

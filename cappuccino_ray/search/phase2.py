@@ -26,20 +26,28 @@ from typing import Any
 
 import numpy as np
 
+from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.config.search import Phase2Config
 from cappuccino_ray.errors import CappuccinoError, ConfigError
+from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE, read_document
 from cappuccino_ray.search.results import (
     TrialRow,
     best_row,
     read_test_returns,
     rows_from_experiment,
     trial_counts,
-    write_json_atomic,
 )
 
-__all__ = ["COMPARISON_FILE", "overfitting_stats", "phase2_combos", "run_phase2", "summarise_phase2"]
+__all__ = [
+    "load_phase2_comparison",
+    "overfitting_stats",
+    "phase2_combos",
+    "run_phase2",
+    "summarise_phase2",
+]
 
-COMPARISON_FILE = "phase2_comparison.json"
+#: Keys the pipeline reads from ``phase2_comparison.json`` after phase 2.
+_COMPARISON_KEYS = ("winner_algorithm", "holding_days", "interval", "checkpoint_path", "objective")
 
 
 def phase2_combos(cfg: Phase2Config, phase1_winner: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -128,9 +136,10 @@ def run_phase2(
     return summarise_phase2(spec.path, cfg, phase1_winner)
 
 
-def _returns_matrix(rows: Sequence[TrialRow]) -> tuple[np.ndarray, list[TrialRow]]:
+def _returns_matrix(
+    series: Sequence[tuple[TrialRow, np.ndarray | None]],
+) -> tuple[np.ndarray, list[TrialRow]]:
     """Test returns of the trials scored on the most splits, cut to a common length, as (bars, trials)."""
-    series = [(r, read_test_returns(r.checkpoint_path)) for r in rows]
     usable = [(r, s) for r, s in series if s is not None and s.size >= 2 and np.all(np.isfinite(s))]
     if not usable:
         return np.empty((0, 0)), []
@@ -153,7 +162,7 @@ def overfitting_stats(
 
     Args:
         rows: Every trial of the phase.
-        winner: The selected trial.
+        winner: The selected trial, one of ``rows``.
         n_partitions: CSCV partitions (even).
 
     Returns:
@@ -161,11 +170,13 @@ def overfitting_stats(
     """
     from cappuccino_ray.validation import (
         deflated_sharpe_ratio,
+        per_bar_sharpe,
         probability_of_backtest_overfitting,
         sharpe_stats,
     )
 
-    matrix, used = _returns_matrix(rows)
+    series = [(r, read_test_returns(r.checkpoint_path)) for r in rows]  # each file read once
+    matrix, used = _returns_matrix(series)
     pbo: dict[str, Any] = {"value": None, "n_trials": len(used), "n_bars": int(matrix.shape[0])}
     try:
         res = probability_of_backtest_overfitting(matrix, n_partitions)
@@ -178,8 +189,8 @@ def overfitting_stats(
     except CappuccinoError as exc:
         pbo["reason"] = str(exc)
     dsr: dict[str, Any] = {"value": None, "trial_id": winner.trial_id}
-    win_returns = read_test_returns(winner.checkpoint_path)
-    sharpes = [sharpe_stats(matrix[:, j]).sr for j in range(matrix.shape[1])] if used else []
+    win_returns = next((s for r, s in series if r.trial_id == winner.trial_id), None)
+    sharpes = per_bar_sharpe(matrix) if used else np.zeros(0)
     if win_returns is None or win_returns.size < 2:
         dsr["reason"] = "the winner's checkpoint holds no test returns"
     elif len(sharpes) < 2:
@@ -221,15 +232,16 @@ def summarise_phase2(
             entry["best"] = best_row(algo_rows).summary()
         per_algo[algo] = entry
     pbo, dsr = overfitting_stats(rows, winner, cfg.pbo_partitions)
+    summary = winner.summary()
     doc = {
         "phase": 2,
         "winner_algorithm": winner.config.get("algo"),
         "holding_days": phase1_winner["holding_days"],
         "interval": phase1_winner["interval"],
-        "winner": winner.summary(),
-        "objective": winner.summary()["objective"],
-        "bot_sharpe": winner.summary()["bot_sharpe"],
-        "bh_sharpe": winner.summary()["bh_sharpe"],
+        "winner": summary,
+        "objective": summary["objective"],
+        "bot_sharpe": summary["bot_sharpe"],
+        "bh_sharpe": summary["bh_sharpe"],
         "checkpoint_path": winner.checkpoint_path,
         "config": winner.config,
         "algorithms": per_algo,
@@ -242,5 +254,15 @@ def summarise_phase2(
         "experiment_path": str(experiment_path),
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    write_json_atomic(Path(experiment_path) / COMPARISON_FILE, doc)
+    write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc)
     return doc
+
+
+def load_phase2_comparison(path: str | Path) -> dict[str, Any]:
+    """Phase 2's comparison from ``phase2_comparison.json``, checked for the keys the pipeline reads.
+
+    Raises:
+        ConfigError: If the file is absent or misses a key.
+        DataError: If it is not valid JSON.
+    """
+    return read_document(path, PHASE2_COMPARISON_FILE, _COMPARISON_KEYS)

@@ -2,16 +2,16 @@
 
 A run lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<confighash>/`` with the
 Tune experiments ``phase1/`` and ``phase2/`` inside (Tune's ``storage_path`` is
-the run folder, absolute). ``--resume`` picks the newest run folder with the
-same mode and config hash and continues whichever phase was interrupted; a
-phase whose result file exists is not run again.
+the run folder, absolute); :mod:`cappuccino_ray.run_files` lists every file in
+it. ``--resume`` picks the newest run folder with the same mode and config hash
+and continues whichever phase was interrupted; a phase whose result file exists
+is not run again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -19,19 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.data import DataConfig
 from cappuccino_ray.config.search import Phase1Config, Phase2Config, RunConfig, load_search_configs
 from cappuccino_ray.errors import ConfigError
-from cappuccino_ray.report.artifacts import HOLDOUT_SERIES
-from cappuccino_ray.search.phase1 import WINNER_FILE, load_phase1_winner, run_phase1
-from cappuccino_ray.search.phase2 import COMPARISON_FILE, run_phase2
-from cappuccino_ray.search.results import write_json_atomic
+from cappuccino_ray.run_files import (
+    HOLDOUT_SERIES_FILE,
+    PHASE1_DIR,
+    PHASE1_WINNER_FILE,
+    PHASE2_COMPARISON_FILE,
+    PHASE2_DIR,
+    RUN_CONFIG_FILE,
+    TRAINING_REPORT_FILE,
+)
+from cappuccino_ray.search.phase1 import load_phase1_winner, run_phase1
+from cappuccino_ray.search.phase2 import load_phase2_comparison, run_phase2
 from cappuccino_ray.search.space import config_hash
 
-__all__ = ["REPORT_FILE", "PipelineOptions", "find_run_dir", "run_pipeline", "versions"]
-
-REPORT_FILE = "two_phase_training_report.json"
+__all__ = ["PipelineOptions", "find_run_dir", "run_pipeline", "versions"]
 
 
 @dataclass(frozen=True)
@@ -139,14 +145,14 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     if run_dir is None:
         run_dir = results_dir / f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "run_config.json", config_doc)
+    write_json_atomic(run_dir / RUN_CONFIG_FILE, config_doc)
     started = _now()
     t0 = time.monotonic()
     init_ray(opts.run.address)
 
     durations: dict[str, float] = {}
     if winner1 is None:
-        done = run_dir / "phase1" / WINNER_FILE
+        done = run_dir / PHASE1_DIR / PHASE1_WINNER_FILE
         t = time.monotonic()
         if opts.resume and done.is_file():
             winner1 = load_phase1_winner(done)
@@ -155,7 +161,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
                 p1,
                 data.markets,
                 storage_path=run_dir,
-                name="phase1",
+                name=PHASE1_DIR,
                 resume=opts.resume,
                 verbose=opts.run.verbose,
                 trainable=trainable,
@@ -165,16 +171,16 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         return winner1
 
     t = time.monotonic()
-    done2 = run_dir / "phase2" / COMPARISON_FILE
+    done2 = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
     if opts.resume and done2.is_file():
-        comparison = json.loads(done2.read_text(encoding="utf-8"))
+        comparison = load_phase2_comparison(done2)
     else:
         comparison = run_phase2(
             p2,
             winner1,
             data.markets,
             storage_path=run_dir,
-            name="phase2",
+            name=PHASE2_DIR,
             resume=opts.resume,
             verbose=opts.run.verbose,
             trainable=trainable,
@@ -184,7 +190,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     t = time.monotonic()
     iv = str(winner1["interval"])
     holdout = evaluate_holdout(
-        comparison, data.full[iv], data.holdout_rows[iv], series_path=run_dir / HOLDOUT_SERIES
+        comparison, data.full[iv], data.holdout_rows[iv], series_path=run_dir / HOLDOUT_SERIES_FILE
     )
     durations["holdout"] = time.monotonic() - t
     finished = _now()
@@ -221,7 +227,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "versions": versions(),
         "config": config_doc,
     }
-    write_json_atomic(run_dir / REPORT_FILE, report)
+    write_json_atomic(run_dir / TRAINING_REPORT_FILE, report)
     if opts.write_html:
         from cappuccino_ray.report.html import write_report
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from cappuccino_ray.search.searcher import combo_label
+from cappuccino_ray.search.ranking import combo_label
 
 __all__ = ["ComboStatus", "SearchProgress", "progress_table"]
 
@@ -39,9 +39,7 @@ def _fmt_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def progress_table(
-    title: str, status: Mapping[str, ComboStatus], total: int, elapsed_s: float, concurrency: int = 1
-) -> str:
+def progress_table(title: str, status: Mapping[str, ComboStatus], total: int, elapsed_s: float) -> str:
     """Render the progress view.
 
     The time left is ``elapsed / finished x remaining``: finished trials so far
@@ -53,7 +51,6 @@ def progress_table(
         status: Combination label -> counts.
         total: Trials planned in all.
         elapsed_s: Seconds since the search started.
-        concurrency: Unused by the estimate; shown for context.
 
     Returns:
         A multi-line string.

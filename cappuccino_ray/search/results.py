@@ -1,7 +1,8 @@
-"""Read a finished (or interrupted) Tune experiment into plain rows; pick winners; write JSON atomically.
+"""Read a finished (or interrupted) Tune experiment into plain rows and pick winners.
 
 Rows come from ``tune.ExperimentAnalysis`` on the experiment folder, so the same
 code serves a job that just ran and one queried later (phase 2 reading phase 1).
+Winners are picked by the one ranking rule of :mod:`cappuccino_ray.search.ranking`.
 """
 
 from __future__ import annotations
@@ -14,23 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from cappuccino_ray.atomic import write_json_atomic
-from cappuccino_ray.config.search import RUN_KEYS
+from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
-from cappuccino_ray.search.searcher import combo_label
+from cappuccino_ray.run_files import TEST_RETURNS_FILE
+from cappuccino_ray.search.ranking import best_of, combo_label, finite_or_none, ranked
 
 __all__ = [
-    "TEST_RETURNS_FILE",
     "TrialRow",
     "best_per_combo",
     "best_row",
     "read_test_returns",
     "rows_from_experiment",
     "trial_counts",
-    "write_json_atomic",
 ]
-
-TEST_RETURNS_FILE = "test_returns.npz"
 
 
 @dataclass(frozen=True)
@@ -64,20 +61,14 @@ class TrialRow:
             "interval": self.config.get("interval"),
             "trial_id": self.trial_id,
             "status": self.status,
-            "objective": _finite_or_none(self.objective),
-            "bot_sharpe": _finite_or_none(self.metrics.get("bot_sharpe")),
-            "bh_sharpe": _finite_or_none(self.metrics.get("bh_sharpe")),
-            "bot_return": _finite_or_none(self.metrics.get("bot_return")),
+            "objective": finite_or_none(self.objective),
+            "bot_sharpe": finite_or_none(self.metrics.get("bot_sharpe")),
+            "bh_sharpe": finite_or_none(self.metrics.get("bh_sharpe")),
+            "bot_return": finite_or_none(self.metrics.get("bot_return")),
             "splits_done": self.splits_done,
             "checkpoint_path": self.checkpoint_path,
             "hyperparameters": self.hyperparameters,
         }
-
-
-def _finite_or_none(value: Any) -> float | None:
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[TrialRow]:
@@ -116,35 +107,20 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
     return rows
 
 
-def _rank_key(row: TrialRow, full_splits: int) -> tuple[bool, float]:
-    # A trial scored on every split beats one ASHA stopped early: its objective
-    # averages more test periods and is less likely a lucky draw.
-    value = row.objective if math.isfinite(row.objective) else -math.inf
-    return (row.splits_done >= full_splits, value)
-
-
 def best_row(rows: Sequence[TrialRow]) -> TrialRow:
     """The best trial: the highest objective among those scored on the most splits."""
-    scored = [r for r in rows if math.isfinite(r.objective)]
-    if not scored:
+    best = best_of(rows)
+    if best is None:
         raise TrainingError("no trial reported a finite objective; check the trial logs in the run folder")
-    full = max(r.splits_done for r in scored)
-    return max(scored, key=lambda r: _rank_key(r, full))
+    return best
 
 
 def best_per_combo(rows: Sequence[TrialRow]) -> list[TrialRow]:
-    """Each combination's best trial, best first."""
+    """Each combination's best trial, best first (combinations with no scored trial are left out)."""
     groups: dict[str, list[TrialRow]] = {}
     for r in rows:
         groups.setdefault(r.combination, []).append(r)
-    out = []
-    for group in groups.values():
-        try:
-            out.append(best_row(group))
-        except TrainingError:
-            continue
-    full = max((r.splits_done for r in out), default=0)
-    return sorted(out, key=lambda r: _rank_key(r, full), reverse=True)
+    return ranked(b for b in map(best_of, groups.values()) if b is not None)
 
 
 def trial_counts(rows: Iterable[TrialRow]) -> dict[str, dict[str, int]]:

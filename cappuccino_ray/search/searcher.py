@@ -29,26 +29,10 @@ from ray.tune.search.optuna import OptunaSearch
 
 from cappuccino_ray.config.search import ParamSpec
 from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.search.ranking import combo_label
 from cappuccino_ray.search.space import fit_point, to_optuna
 
 __all__ = ["ComboSearcher", "combo_label"]
-
-
-def combo_label(combo: Mapping[str, Any]) -> str:
-    """A short readable name of a combination or trial config, e.g. ``"7d/1h"`` or ``"ppo"``.
-
-    Phase-2 trials (``phase: 2``) compete by algorithm, so they are named by it.
-    """
-    if combo.get("phase") == 2 and "algo" in combo:
-        return str(combo["algo"])
-    parts = []
-    if "max_hold_days" in combo:
-        parts.append(f"{combo['max_hold_days']}d")
-    if "interval" in combo:
-        parts.append(str(combo["interval"]))
-    if "algo" in combo and not parts:
-        parts.append(str(combo["algo"]))
-    return "/".join(parts) or "all"
 
 
 class ComboSearcher(Searcher):

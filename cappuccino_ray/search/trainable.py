@@ -34,15 +34,13 @@ from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
 from cappuccino_ray.intervals import days_to_bars
+from cappuccino_ray.run_files import TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
 
 if TYPE_CHECKING:
     from cappuccino_ray.agents.checkpoint import AgentSpec
     from cappuccino_ray.agents.training import TrainOutcome
 
 __all__ = ["SplitPlan", "cpcv_trainable", "mini_trial_config", "plan_splits", "run_trial"]
-
-#: Per-group metrics of the splits done, so a restored trial continues where it stopped.
-PROGRESS_FILE = "trial_progress.json"
 
 #: A callback receiving each split's metrics and checkpoint folder (Tune's ``report`` in a trial).
 Reporter = Callable[[dict[str, Any], Path], None]
@@ -112,7 +110,7 @@ class _Running:
             "bot": [asdict(m) for m in self.bot],
             "bench": [asdict(m) for m in self.bench],
         }
-        write_json_atomic(directory / PROGRESS_FILE, doc)
+        write_json_atomic(directory / TRIAL_PROGRESS_FILE, doc)
 
     @classmethod
     def load(cls, directory: Path) -> _Running:
@@ -120,16 +118,14 @@ class _Running:
 
         Raises:
             TrainingError: If the folder lacks the progress or returns file.
+            DataError: If the progress file is not valid JSON.
         """
-        import json
-
-        from cappuccino_ray.agents.checkpoint import TEST_RETURNS_FILE
         from cappuccino_ray.validation import SegmentMetrics
 
-        progress, returns = directory / PROGRESS_FILE, directory / TEST_RETURNS_FILE
+        progress, returns = directory / TRIAL_PROGRESS_FILE, directory / TEST_RETURNS_FILE
         if not progress.is_file() or not returns.is_file():
-            raise TrainingError(f"{directory}: not a complete trial checkpoint (no {PROGRESS_FILE})")
-        doc = json.loads(progress.read_text(encoding="utf-8"))
+            raise TrainingError(f"{directory}: not a complete trial checkpoint (no {TRIAL_PROGRESS_FILE})")
+        doc = read_json(progress)
         with np.load(returns) as data:
             saved = {k: np.asarray(data[k]) for k in data.files}
         return cls(
@@ -176,11 +172,12 @@ def plan_splits(
 
 
 class _Trial:
-    """Everything fixed for one trial: market, features, env settings, splits."""
+    """Everything fixed for one trial: market, features, env settings, splits, objective."""
 
     def __init__(self, trial: TrialConfig, params: PPOParams | DDQNParams, market: MarketData) -> None:
         from cappuccino_ray.env import register_envs
         from cappuccino_ray.features import CLIP, compute_features, feature_windows
+        from cappuccino_ray.validation import get_objective
 
         self.trial, self.params, self.market = trial, params, market
         rolling = trial.phase == 2
@@ -197,6 +194,10 @@ class _Trial:
         }
         if rolling:
             self.settings["fee_mode"] = trial.fee_mode
+        # Checkpoint parts that are the same for every split, validated and serialised once.
+        self.env_settings = to_dict(from_mapping(EnvSettings, self.settings, source="trial env settings"))
+        self.run_doc = {"trial": to_dict(trial), "params": to_dict(params)}
+        self.objective = get_objective(trial.objective)
         self.feature_info = {
             "names": list(self.features.names),
             "warmup": int(self.features.warmup),
@@ -248,12 +249,6 @@ def _market_for(trial: TrialConfig, markets: Mapping[str, MarketData] | None) ->
             f"no market for interval {trial.interval!r}; the trial got {', '.join(markets) or 'none'}"
         )
     return markets[trial.interval]
-
-
-def _check_finite(split: int, losses: Mapping[str, float]) -> None:
-    bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
-    if bad:
-        raise TrainingError(f"split {split}: training diverged, non-finite loss {bad}; lower lr or grad_clip")
 
 
 def run_trial(
@@ -319,7 +314,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
     from cappuccino_ray.agents.checkpoint import save_agent, save_test_returns
     from cappuccino_ray.agents.inference import load_agent
     from cappuccino_ray.agents.training import train_agent
-    from cappuccino_ray.validation import OBJECTIVES, evaluate_policy
+    from cappuccino_ray.validation import evaluate_policy
 
     trial = setup.trial
     if not plan.train_segments:
@@ -338,8 +333,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
         raise
     except Exception as exc:
         raise TrainingError(f"split {plan.index}: training crashed: {type(exc).__name__}: {exc}") from exc
-    train_s = time.perf_counter() - t0
-    _check_finite(plan.index, outcome.losses)
+    train_s = time.perf_counter() - t0  # build + train; train_agent has checked every loss
     save_agent(ckpt, _agent_spec(setup, plan, outcome), outcome.state)
     agent = load_agent(ckpt)
     split_bot, split_bench = [], []
@@ -355,7 +349,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
     running.splits_done = plan.index + 1
     save_test_returns(ckpt, running.returns)
     running.save(ckpt)
-    objective = OBJECTIVES[trial.objective](running.bot, running.bench)
+    objective = setup.objective(running.bot, running.bench)
     return {
         "objective": float(objective),
         "split": plan.index,
@@ -370,7 +364,8 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
         "env_steps": outcome.env_steps,
         "warm_started": int(setup.warm_start is not None),
         "train_s": train_s,
-        "env_steps_per_s": outcome.env_steps / max(train_s, 1e-9),
+        "build_s": outcome.build_s,
+        "env_steps_per_s": outcome.env_steps / max(outcome.train_s, 1e-9),
         **{f"loss_{k}": v for k, v in outcome.losses.items()},
     }
 
@@ -389,11 +384,10 @@ def _agent_spec(setup: _Trial, plan: SplitPlan, outcome: TrainOutcome) -> AgentS
         dueling=bool(getattr(setup.params, "dueling", False)),
         interval=md.interval,
         symbols=tuple(md.symbols),
-        env_settings=to_dict(from_mapping(EnvSettings, setup.settings, source="trial env settings")),
+        env_settings=setup.env_settings,
         features=setup.feature_info,
         run={
-            "trial": to_dict(trial),
-            "params": to_dict(setup.params),
+            **setup.run_doc,
             "split": plan.index,
             "train_segments": [list(s) for s in plan.train_segments],
             "test_groups": [[g, list(s)] for g, s in plan.test_groups],
@@ -407,7 +401,7 @@ def _warm_start(
     trial: TrialConfig, params: PPOParams | DDQNParams, md: MarketData, n_features: int
 ) -> dict[str, Any] | None:
     """Arguments of the PPO warm start, or ``None`` where the checkpoint's shapes do not allow one."""
-    from cappuccino_ray.agents.checkpoint import WEIGHTS_FILE, read_agent_spec
+    from cappuccino_ray.agents.checkpoint import read_agent_spec
 
     if not trial.warm_start_checkpoint or trial.algo != "ppo":
         return None
@@ -422,7 +416,7 @@ def _warm_start(
     if not fits:
         return None
     return {
-        "path": str(Path(trial.warm_start_checkpoint) / WEIGHTS_FILE),
+        "checkpoint": trial.warm_start_checkpoint,
         "n_assets": md.n_assets,
         "old_features": len(spec.features["names"]),
         "new_features": n_features,

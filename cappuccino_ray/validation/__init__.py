@@ -23,6 +23,7 @@ from cappuccino_ray.validation._holdout import holdout_split
 from cappuccino_ray.validation._metrics import (
     SegmentMetrics,
     annualised_sharpe,
+    per_bar_sharpe,
     segment_metrics,
     simple_returns,
 )
@@ -36,7 +37,6 @@ from cappuccino_ray.validation._objective import (
 )
 from cappuccino_ray.validation._pbo import PBOResult, probability_of_backtest_overfitting
 from cappuccino_ray.validation._sharpe import (
-    EULER_MASCHERONI,
     SharpeStats,
     deflated_sharpe_ratio,
     expected_max_sharpe,
@@ -45,7 +45,6 @@ from cappuccino_ray.validation._sharpe import (
 )
 
 __all__ = [
-    "EULER_MASCHERONI",
     "OBJECTIVES",
     "CombinatorialPurgedCV",
     "EvaluationResult",
@@ -63,6 +62,7 @@ __all__ = [
     "holdout_split",
     "index_segments",
     "objective",
+    "per_bar_sharpe",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
     "random_policy",

@@ -28,7 +28,7 @@ import numpy as np
 from cappuccino_ray.errors import DataError
 from cappuccino_ray.intervals import periods_per_year
 
-__all__ = ["SegmentMetrics", "annualised_sharpe", "segment_metrics", "simple_returns"]
+__all__ = ["SegmentMetrics", "annualised_sharpe", "per_bar_sharpe", "segment_metrics", "simple_returns"]
 
 # Below this per-bar standard deviation a segment counts as having no volatility.
 _ZERO_VOL = 1e-12
@@ -91,6 +91,23 @@ def simple_returns(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return v[1:] / v[:-1] - 1.0
 
 
+def per_bar_sharpe(returns: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Per-bar Sharpe ratio ``mean / std(ddof=1)`` along the first axis (0 without volatility).
+
+    Args:
+        returns: Per-bar returns: one series, or a ``(bars, series)`` matrix (one ratio per column).
+
+    Returns:
+        The ratio (a 0-d array for one series), 0 where there are fewer than 2 bars or no volatility.
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    if r.shape[0] < 2:
+        return np.zeros(r.shape[1:])
+    sd = r.std(axis=0, ddof=1)
+    ok = sd >= _ZERO_VOL
+    return np.where(ok, r.mean(axis=0) / np.where(ok, sd, 1.0), 0.0)
+
+
 def annualised_sharpe(returns: Sequence[float] | np.ndarray, interval: str) -> float:
     """Annualised Sharpe ratio of per-bar returns (0 without volatility).
 
@@ -99,15 +116,9 @@ def annualised_sharpe(returns: Sequence[float] | np.ndarray, interval: str) -> f
         interval: Candle interval, for the periods per year.
 
     Returns:
-        ``mean / std(ddof=1) * sqrt(periods_per_year(interval))``.
+        ``per_bar_sharpe(returns) * sqrt(periods_per_year(interval))``.
     """
-    r = np.asarray(returns, dtype=np.float64)
-    if r.size < 2:
-        return 0.0
-    sd = float(r.std(ddof=1))
-    if sd < _ZERO_VOL:
-        return 0.0
-    return float(r.mean()) / sd * math.sqrt(periods_per_year(interval))
+    return float(per_bar_sharpe(returns)) * math.sqrt(periods_per_year(interval))
 
 
 def _max_drawdown(v: np.ndarray) -> float:

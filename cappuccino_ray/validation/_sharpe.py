@@ -21,18 +21,15 @@ import numpy as np
 from scipy.stats import norm
 
 from cappuccino_ray.errors import DataError
+from cappuccino_ray.validation._metrics import per_bar_sharpe
 
 __all__ = [
-    "EULER_MASCHERONI",
     "SharpeStats",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
     "probabilistic_sharpe_ratio",
     "sharpe_stats",
 ]
-
-#: The Euler-Mascheroni constant.
-EULER_MASCHERONI = 0.5772156649015329
 
 
 def probabilistic_sharpe_ratio(
@@ -88,7 +85,7 @@ def expected_max_sharpe(sr_variance: float, n_trials: int) -> float:
         raise DataError(f"n_trials must be >= 1, got {n_trials}")
     if n_trials == 1:
         return 0.0
-    g = EULER_MASCHERONI
+    g = np.euler_gamma
     z = (1.0 - g) * norm.ppf(1.0 - 1.0 / n_trials) + g * norm.ppf(1.0 - 1.0 / (n_trials * math.e))
     return float(math.sqrt(sr_variance) * z)
 
@@ -154,9 +151,8 @@ def sharpe_stats(returns: Sequence[float] | np.ndarray) -> SharpeStats:
     m2 = float(np.mean(d**2))
     if m2 < 1e-24:
         return SharpeStats(0.0, 0.0, 3.0, int(r.size))
-    sd = float(r.std(ddof=1))
     return SharpeStats(
-        sr=float(r.mean()) / sd,
+        sr=float(per_bar_sharpe(r)),
         skew=float(np.mean(d**3)) / m2**1.5,
         kurtosis=float(np.mean(d**4)) / m2**2,
         n_obs=int(r.size),

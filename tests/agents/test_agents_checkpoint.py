@@ -94,3 +94,29 @@ def test_test_returns_file_round_trip(tmp_path):
         assert sorted(data.files) == ["s000_g01", "s000_g02"]
         np.testing.assert_array_equal(data["s000_g01"], [0.1, -0.2])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_warm_start_reads_a_checkpoint_folder_and_keeps_its_policy(tmp_path):
+    # Phase 1's checkpoint (7 features per asset) widened to phase 2's 11 features: with the
+    # new inputs at zero the warm-started actor gives the checkpoint's output.
+    from cappuccino_ray.agents.ppo import load_warm_start
+
+    pi = _ppo_checkpoint(tmp_path)
+    state = load_warm_start(
+        checkpoint=str(tmp_path), n_assets=7, old_features=7, new_features=11, old_lookback=1, lookback=1
+    )
+    new_pi, new_vf = PolicyNet(7 * 13, 7, 16, 2), ValueNet(7 * 13, 16, 2)
+    new_pi.load_state_dict(state["pi"])
+    new_vf.load_state_dict(state["vf"])
+    x_old = torch.randn(4, 7, 9)
+    x_new = torch.cat([x_old, torch.zeros(4, 7, 4)], dim=-1)
+    torch.testing.assert_close(new_pi(x_new.reshape(4, -1)), pi(x_old.reshape(4, -1)))
+    with pytest.raises(DeployError, match="not found"):
+        load_warm_start(
+            checkpoint=str(tmp_path / "missing"),
+            n_assets=7,
+            old_features=7,
+            new_features=11,
+            old_lookback=1,
+            lookback=1,
+        )

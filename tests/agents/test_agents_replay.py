@@ -54,12 +54,9 @@ def test_ring_overwrites_oldest_and_sampling_is_seeded():
 
     buf = fill(0)
     assert len(buf) == 4
-    assert sorted(buf.sample(200)["rewards"].tolist()) and set(buf.sample(200)["rewards"].tolist()) == {
-        2,
-        3,
-        4,
-        5,
-    }
+    # Capacity 4 after 6 transitions: the two oldest (rewards 0, 1) are gone.
+    assert set(buf.sample(200)["rewards"].tolist()) == {2, 3, 4, 5}
     np.testing.assert_array_equal(fill(7).sample(16)["obs"], fill(7).sample(16)["obs"])
+    assert not np.array_equal(fill(7).sample(16)["obs"], fill(8).sample(16)["obs"])
     with pytest.raises(ConfigError):
         FlatReplayBuffer(4).sample(1)

@@ -46,3 +46,16 @@ def test_unknown_command_exits_non_zero() -> None:
     )
     assert proc.returncode != 0
     assert "invalid choice" in proc.stderr
+
+
+def test_out_of_range_holdout_fraction_is_rejected_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cappuccino_ray.search import pipeline
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the job started despite an invalid --holdout-fraction")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", must_not_run)
+    assert main(["run", "--holdout-fraction", "0.7"]) == EXIT_USER_ERROR
+    assert capsys.readouterr().err == "error: command line: holdout_fraction is 0.7; it must be < 0.5\n"

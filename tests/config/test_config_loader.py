@@ -1,14 +1,43 @@
-"""The typed config loader: unknown keys, wrong types, ranges, overrides."""
+"""The typed config loader: unknown keys, wrong types, ranges, overrides; every config is frozen."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
-from cappuccino_ray.config import DataConfig, bounds, from_mapping, load_config, override, to_dict
+from cappuccino_ray.config import (
+    DataConfig,
+    DeployConfig,
+    EnvSettings,
+    FeeSchedule,
+    FeeTier,
+    GateConfig,
+    NotifyConfig,
+    ScheduleConfig,
+    SyntheticConfig,
+    TrackingConfig,
+    bounds,
+    from_mapping,
+    load_config,
+    override,
+    to_dict,
+)
+from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig
+from cappuccino_ray.config.search import (
+    AshaConfig,
+    ParamSpec,
+    Phase1Config,
+    Phase2Config,
+    ResourcesConfig,
+    RunConfig,
+    TrialBudget,
+)
 from cappuccino_ray.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,10 +99,50 @@ def test_optional_accepts_none_and_value() -> None:
     assert from_mapping(Outer, {"maybe": 2}, source="s").maybe == 2.0
 
 
-def test_configs_are_frozen() -> None:
-    cfg = Outer()
-    with pytest.raises(AttributeError):
-        cfg.count = 9  # type: ignore[misc]
+#: One instance of every config class of the project.
+PROJECT_CONFIGS: list[Any] = [
+    PPOParams(),
+    DDQNParams(),
+    TrialConfig(),
+    SyntheticConfig(),
+    DataConfig(),
+    EnvSettings(),
+    FeeTier(min_volume_usd=0.0, maker=0.006, taker=0.012),
+    FeeSchedule(),
+    ScheduleConfig(),
+    GateConfig(),
+    NotifyConfig(),
+    DeployConfig(),
+    ParamSpec(type="float", low=0.0, high=1.0),
+    TrialBudget(),
+    ResourcesConfig(),
+    AshaConfig(),
+    Phase1Config(),
+    Phase2Config(),
+    RunConfig(),
+    TrackingConfig(),
+]
+
+
+def test_every_project_config_class_is_checked_for_frozenness() -> None:
+    import cappuccino_ray.config as package
+
+    defined = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        defined |= {
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
+        }
+    assert defined == {type(cfg) for cfg in PROJECT_CONFIGS}  # a new config class joins the list
+
+
+@pytest.mark.parametrize("cfg", PROJECT_CONFIGS, ids=lambda c: type(c).__name__)
+def test_configs_are_frozen(cfg: Any) -> None:
+    name = dataclasses.fields(cfg)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(cfg, name, getattr(cfg, name))
 
 
 def test_override_revalidates_and_ignores_none() -> None:

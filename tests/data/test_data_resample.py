@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cappuccino_ray.data import MarketData, generate_market, resample
-from cappuccino_ray.errors import DataError
+from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.intervals import interval_ns
 
 
 def tiny() -> MarketData:
@@ -48,7 +49,13 @@ def test_partial_last_bucket_dropped_and_4h_on_epoch_grid() -> None:
     md = generate_market(12 * 9 + 3, interval="5m", start="2024-01-01T01:00", seed=1)
     h1 = resample(md, "1h")
     assert h1.n_bars == 9  # the trailing 3 bars do not make a full hour
-    h4 = resample(resample(generate_market(24 * 3, interval="1h", start="2024-01-01T02:00"), "1h"), "4h")
+    # 5m bars from 02:00 for 3 days, to 1h, then to 4h: the same as 5m straight to 4h.
+    m5 = generate_market(12 * 24 * 3, interval="5m", start="2024-01-01T02:00", seed=2)
+    h4 = resample(resample(m5, "1h"), "4h")
+    direct = resample(m5, "4h")
+    np.testing.assert_array_equal(h4.timestamps, direct.timestamps)
+    for f in ("open", "high", "low", "close", "volume", "tradable"):
+        np.testing.assert_allclose(getattr(h4, f), getattr(direct, f), rtol=1e-12, err_msg=f)
     hours = h4.timestamps.astype("datetime64[h]").astype(np.int64) % 24
     assert set(hours.tolist()) <= {0, 4, 8, 12, 16, 20}
     assert str(h4.timestamps[0])[:16] == "2024-01-01T04:00"  # 02:00-03:59 is partial
@@ -86,3 +93,10 @@ def test_two_step_equals_direct_on_contiguous_data(offset: int, n: int, seed: in
     np.testing.assert_allclose(direct.volume.sum(0), kept.sum(0), rtol=1e-9)
     assert np.all(direct.high >= np.maximum(direct.open, direct.close))
     assert np.all(direct.low <= np.minimum(direct.open, direct.close))
+
+
+def test_interval_ns_is_the_bar_length_in_nanoseconds() -> None:
+    assert interval_ns("5m") == 5 * 60 * 10**9
+    assert interval_ns("1d") == np.timedelta64(1, "D").astype("timedelta64[ns]").astype(np.int64)
+    with pytest.raises(ConfigError, match="unknown interval"):
+        interval_ns("7m")

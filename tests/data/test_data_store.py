@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cappuccino_ray.atomic import atomic_write
 from cappuccino_ray.cli import EXIT_USER_ERROR, main
 from cappuccino_ray.config import DataConfig, SyntheticConfig
 from cappuccino_ray.data import (
@@ -20,7 +21,7 @@ from cappuccino_ray.data import (
     read_info,
     validate_candles,
 )
-from cappuccino_ray.data.store import atomic_write, dataset_path, write_dataset
+from cappuccino_ray.data.store import dataset_path, write_dataset
 from cappuccino_ray.errors import DataError
 
 H = pd.Timestamp("2024-01-01T00:00")

@@ -178,6 +178,7 @@ def test_segments_are_trimmed_to_the_warmup(small_market):
         ({"features": np.zeros((5, 7, 7))}, "shape"),
         ({"features": np.zeros((400, 7, 7)), "settings": {"rolling_features": True}}, "rolling"),
         ({"market": "BTC"}, "MarketData"),
+        ({"info": "no"}, "info"),
     ],
 )
 def test_config_errors_say_what_to_fix(small_market, cfg, match):

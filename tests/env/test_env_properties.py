@@ -59,8 +59,9 @@ def test_invariants_hold_for_any_actions(
     trunc = False
     while not trunc:
         units_before = core.units[:, 0].copy()
-        act = env.action_space.sample() if not discrete else int(rng.integers(0, 70))
-        if not discrete:
+        if discrete:
+            act = int(rng.integers(0, 70))
+        else:  # all-zero (close everything), in-range and out-of-range (clipped) actions
             act = rng.uniform(-1, 1, 7).astype(np.float32) * rng.choice([0.0, 1.0, 3.0])
         obs, r, _, trunc, info = env.step(act)
         total += r

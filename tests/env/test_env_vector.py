@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cappuccino_ray.env import ENV_ID, CryptoTradingEnv, CryptoTradingVectorEnv, env_creator, register_envs
+from cappuccino_ray.env.setup import Observer
 
 
 @pytest.mark.parametrize("mode", ["continuous", "discrete"])
@@ -59,3 +60,55 @@ def test_rllib_creator_builds_vector_or_single(small_config):
     assert isinstance(env_creator(small_config), CryptoTradingEnv)
     v = env_creator({**small_config, "num_envs": 2})
     assert isinstance(v, CryptoTradingVectorEnv) and v.num_envs == 2
+
+
+def test_info_off_gives_the_same_steps_and_empty_infos(small_config):
+    """``info: False`` (training) changes nothing but the infos, single and vector, resets included."""
+    cfg = {**small_config, "settings": {**small_config["settings"], "episode_bars": 25}}
+    n = 3
+    on, off = (CryptoTradingVectorEnv(num_envs=n, env_config={**cfg, "info": flag}) for flag in (True, False))
+    s_on, s_off = CryptoTradingEnv(cfg), CryptoTradingEnv({**cfg, "info": False})
+    (o1, i1), (o2, i2) = on.reset(seed=5), off.reset(seed=5)
+    (so1, si1), (so2, si2) = s_on.reset(seed=5), s_off.reset(seed=5)
+    assert np.array_equal(o1, o2) and np.array_equal(so1, so2)
+    assert i2 == {} and si2 == {} and "portfolio_value" in i1 and "portfolio_value" in si1
+    rng = np.random.default_rng(1)
+    n_ends = 0
+    for _ in range(80):
+        acts = rng.uniform(-1, 1, (n, 7)).astype(np.float32)
+        *a, info_on = on.step(acts)
+        *b, info_off = off.step(acts)
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x, y)
+        assert info_off == {} and info_on["bar"].shape == (n,)
+        *sa, sinfo_on = s_on.step(acts[0])
+        *sb, sinfo_off = s_off.step(acts[0])
+        assert np.array_equal(sa[0], sb[0]) and sa[1:] == sb[1:]
+        assert sinfo_off == {} and "benchmark_value" in sinfo_on
+        if sa[3]:
+            n_ends += 1
+            (so1, si1), (so2, si2) = s_on.reset(), s_off.reset()
+            assert np.array_equal(so1, so2) and si2 == {} and si1["n_trades"] == 0
+    assert n_ends >= 2  # the comparison ran through autoresets and resets
+
+
+def test_gym_make_vec_passes_the_info_flag(small_config):
+    register_envs()
+    venv = gym.make_vec(
+        ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", **small_config, info=False
+    )
+    assert venv.reset(seed=0)[1] == {}
+    assert venv.step(venv.action_space.sample())[4] == {}
+
+
+@pytest.mark.parametrize("lookback", [1, 4])
+def test_observer_without_the_table_gives_the_same_observations(small_config, lookback):
+    features = small_config["features"]
+    table = Observer(features, lookback)
+    direct = Observer(features, lookback, max_table_bytes=0)  # gathered on the fly
+    assert table.table is not None and direct.table is None
+    rng = np.random.default_rng(2)
+    bars = rng.integers(lookback - 1, len(features), 64)
+    weights, ages = rng.random((7, 64)), rng.random((7, 64))
+    got = direct.build(bars, weights, ages)
+    assert got.dtype == np.float32 and np.array_equal(got, table.build(bars, weights, ages))

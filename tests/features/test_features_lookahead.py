@@ -93,22 +93,23 @@ def _mixed(md: MarketData) -> FeatureSet:
 
 
 @pytest.mark.parametrize(
-    ("leaky", "name"),
+    ("leaky", "name", "first_bar"),
     [
-        (_leaky_next_return, "next_return"),
-        (_leaky_global_zscore, "global_z"),
-        (_leaky_centred_mean, "centred"),
+        # bar t reads bar t + 1: the first bar that moves is the cut itself
+        (_leaky_next_return, "next_return", lambda cut: cut),
+        # whole-series mean and std: every bar moves, from bar 0
+        (_leaky_global_zscore, "global_z", lambda cut: 0),
+        # 5-bar window centred on t reads t + 2: bar cut - 1 is the first to see bar cut + 1
+        (_leaky_centred_mean, "centred", lambda cut: cut - 1),
     ],
 )
 @pytest.mark.parametrize("interval", ["5m", "1h", "4h"])
 def test_checker_catches_leaky_features(
-    leaky: Callable[[MarketData], FeatureSet], name: str, interval: str
+    leaky: Callable[[MarketData], FeatureSet], name: str, first_bar: Callable[[int], int], interval: str
 ) -> None:
     md = _MARKETS[interval]
     cut = md.n_bars // 2
-    report = find_lookahead(leaky, md, cut, seed=3)
-    assert name in report
-    assert report[name] <= cut
+    assert find_lookahead(leaky, md, cut, seed=3) == {name: first_bar(cut)}
 
 
 def test_checker_names_only_the_leaky_feature() -> None:

@@ -179,9 +179,12 @@ def test_trials_run_on_both_nodes_and_survive_a_killed_node(cluster: Cluster) ->
 def test_ray_job_submit_ships_the_project_as_working_dir(cluster: Cluster) -> None:
     cluster.start_node("head", head=True, dashboard=True)
     repo = Path(__file__).resolve().parents[2]
+    # The job runs in Ray's unpacked copy of the repo (not the checkout) and imports the package from
+    # that copy, which holds the project's files.
     code = (
-        "import ray, cappuccino_ray, pathlib; ray.init(); "
-        "print('PROJECT', pathlib.Path(cappuccino_ray.__file__).parent.parent.name != '', "
+        "import ray, cappuccino_ray, pathlib; ray.init(); cwd = pathlib.Path.cwd().resolve(); "
+        f"print('PROJECT', cwd != pathlib.Path({str(repo)!r}).resolve(), "
+        "pathlib.Path(cappuccino_ray.__file__).resolve().parent.parent == cwd, "
         "pathlib.Path('run_two_phase.py').is_file(), ray.cluster_resources().get('CPU'))"
     )
     env = dict(cluster.env)
@@ -197,7 +200,7 @@ def test_ray_job_submit_ships_the_project_as_working_dir(cluster: Cluster) -> No
             break
         time.sleep(2)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "PROJECT True True 1.0" in proc.stdout
+    assert "PROJECT True True True 1.0" in proc.stdout
 
 
 def _kill_groups_mentioning(marker: str) -> None:

@@ -1,4 +1,4 @@
-"""Real candles in a local store: the scheduler reads the last candle and refuses stale data."""
+"""Candles in a local store: the scheduler reads the last candle and refuses stale data."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cappuccino_ray.config import from_mapping
+from cappuccino_ray.config import DataConfig, from_mapping
 from cappuccino_ray.config.ops import DeployConfig, ScheduleConfig
+from cappuccino_ray.data import import_files
+from cappuccino_ray.errors import DataError
 from cappuccino_ray.ops.runner import last_candle_time
 from cappuccino_ray.ops.scheduler import OpsSettings, run_now
 
@@ -64,3 +66,29 @@ def test_stale_real_data_is_refused_before_the_job_runs(store_config: Path, tmp_
     assert rec["reason"].startswith("stale data: the last candle is from 2023-04-30T23:00:00+00:00")
     assert "refresh_command" in rec["reason"]
     assert not (tmp_path / "results").exists()  # the job never ran
+
+
+def write_csv(path: Path, hours: int) -> Path:
+    lines = ["timestamp,open,high,low,close,volume"]
+    lines += [f"2024-01-01T{h:02d}:00:00Z,10,11,9,10.5,1" for h in range(hours)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_last_candle_comes_from_the_store_metadata_earliest_symbol_first(tmp_path: Path) -> None:
+    store = {"store_dir": str(tmp_path / "store"), "exchange": "test", "symbols": ["BTC/USD", "ETH/USD"]}
+    cfg_path = tmp_path / "data.yaml"
+    cfg_path.write_text(yaml.safe_dump({"source": "store", **store}))
+    cfg = from_mapping(DataConfig, {"source": "store", **store}, source="t")
+    import_files([write_csv(tmp_path / "BTCUSD_1h.csv", 20)], cfg)
+    with pytest.raises(DataError, match="ETH/USD"):  # a missing dataset is an error, not "fresh"
+        last_candle_time(cfg_path)
+    import_files([write_csv(tmp_path / "ETHUSD_1h.csv", 12)], cfg)
+    last = last_candle_time(cfg_path)
+    assert last is not None and last.isoformat() == "2024-01-01T11:00:00+00:00"  # where both end
+
+
+def test_synthetic_data_has_no_last_candle_to_check(tmp_path: Path) -> None:
+    cfg_path = tmp_path / "data.yaml"
+    cfg_path.write_text("source: synthetic\n")
+    assert last_candle_time(cfg_path) is None

@@ -163,19 +163,39 @@ def test_unknown_placeholder_fails_the_run_with_a_reason(tmp_path: Path) -> None
     assert rec["outcome"] == "failed" and "unknown placeholder" in rec["reason"]
 
 
-def test_a_run_left_running_by_a_dead_process_is_recorded_as_failed(tmp_path: Path) -> None:
-    s = settings(tmp_path)
-    state = SchedulerState(s.paths.state)
+def leave_a_dead_run(s: OpsSettings) -> None:
+    """Write a state whose current run belongs to a process that has exited."""
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    state.start_run(
+    SchedulerState(s.paths.state).start_run(
         {"run_id": "r-dead", "started_at": datetime.now(UTC).isoformat(), "owner_pid": int(dead.stdout)}
     )
+
+
+def test_a_run_left_running_by_a_dead_process_is_recorded_as_failed(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    leave_a_dead_run(s)
     st = status(s)  # status notices the stale run (nobody holds the lock) and records it
     assert st["status"] == "stopped" and st["last_run"]["outcome"] == "failed"
     assert "died during the run" in st["last_run"]["reason"]
+    assert events(tmp_path) == ["run_failed"]  # and notifies it
     assert recover_stale_run(SchedulerState(s.paths.state)) is None  # only once
+    status(s)
+    assert events(tmp_path) == ["run_failed"]
+
+
+def test_run_now_records_and_notifies_a_stale_run_before_its_own(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    leave_a_dead_run(s)
+    rec = run_now(s)
+    assert rec["outcome"] == "succeeded", rec.get("reason")
+    history = SchedulerState(s.paths.state).history
+    assert [h["run_id"] for h in history] == ["r-dead", rec["run_id"]]
+    assert history[0]["outcome"] == "failed" and "died during the run" in history[0]["reason"]
+    assert events(tmp_path) == ["run_failed", "run_started", "gate_passed", "deployed", "run_finished"]
+    first = json.loads((tmp_path / "logs" / "notifications.jsonl").read_text().splitlines()[0])
+    assert first["run_id"] == "r-dead" and "died during the run" in first["message"]
 
 
 def test_two_runners_cannot_hold_the_lock(tmp_path: Path) -> None:
@@ -208,9 +228,34 @@ def test_serve_runs_on_request_then_stops(tmp_path: Path) -> None:
     assert not (tmp_path / "logs" / "scheduler.pid").exists()
 
 
+class SoonSchedule:
+    """A schedule whose next run is at ``when``, then a day after any later time."""
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    def next_after(self, after: datetime) -> datetime:
+        return self.when if after < self.when else after + timedelta(days=1)
+
+    def describe(self) -> str:
+        return f"once at {self.when.isoformat()} (test)"
+
+
 def test_serve_fires_on_schedule(tmp_path: Path) -> None:
-    # A cron firing every minute; the clock is not faked, so start just before a minute boundary is
-    # not guaranteed: instead check the next run recorded in the state, and that a due run fires.
+    sched = Scheduler(settings(tmp_path, poll_seconds=0.05))
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    sched.schedule = SoonSchedule(when)
+    assert sched.serve(max_runs=1) == 1  # no run was requested: only the schedule can fire it
+    state = SchedulerState(tmp_path / "logs" / "scheduler_state.json")
+    last = state.history[-1]
+    assert last["trigger"] == "schedule" and last["outcome"] == "succeeded", last.get("reason")
+    assert datetime.fromisoformat(last["started_at"]) >= when  # not before its time
+    assert state.data["next_run"] == when.isoformat() and state.data["status"] == "stopped"
+
+
+def test_sleep_until_wakes_when_due_and_on_stop(tmp_path: Path) -> None:
+    # A cron firing every minute: the next run is within a minute; a time already due wakes the
+    # sleeper at once, and a stop ends the wait for a run that is not yet due.
     s = settings(tmp_path, schedule="cron", cron="* * * * *", poll_seconds=0.05)
     sched = Scheduler(s)
     nxt = sched.schedule.next_after(datetime.now(UTC))

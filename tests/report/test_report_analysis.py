@@ -59,13 +59,20 @@ def test_cells_take_the_best_objective_and_count_every_trial() -> None:
 
 
 def test_cells_from_phase1_all_results_json() -> None:
+    # Rows as summarise_phase1 writes them (TrialRow.summary() plus n_trials).
     rows = [
-        {"holding_days": 7, "interval": "4h", "objective": 0.3, "trial_id": "x"},
-        {"holding_days": 3, "interval": "15m", "objective": None},
+        {
+            "holding_days": 7,
+            "interval": "4h",
+            "objective": 0.3,
+            "splits_done": 3,
+            "n_trials": 5,
+            "trial_id": "x",
+        },
+        {"holding_days": 3, "interval": "15m", "objective": None, "splits_done": 0, "n_trials": 2},
         {"interval": "1h"},
     ]
-    assert cells_from_json(rows) == [HeatmapCell(3, "15m", None, 0), HeatmapCell(7, "4h", 0.3, 0)]
-    assert cells_from_json({"results": rows[:1]}) == [HeatmapCell(7, "4h", 0.3, 0)]
+    assert cells_from_json(rows) == [HeatmapCell(3, "15m", None, 2, 0), HeatmapCell(7, "4h", 0.3, 5, 3)]
     assert cells_from_json(None) == []
 
 

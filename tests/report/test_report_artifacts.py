@@ -43,19 +43,15 @@ def test_adapter_pads_per_step_series_to_the_value_series() -> None:
     assert s.fee_tier.tolist() == [2, 2, 2, 2, 2]  # the first tier, not 0, before the first step
     assert s.weights[0].tolist() == [0, 0] and s.weights[1].tolist() == [0.25, 0.25]
     assert s.asset_names == ("BTC/USD", "ETH/USD")
-    assert s.timestamps.dtype == np.dtype("datetime64[ns]") or np.issubdtype(
-        s.timestamps.dtype, np.datetime64
-    )
+    assert s.timestamps.dtype == np.dtype("datetime64[h]")  # the result's own bar times
+    assert s.timestamps[0] == np.datetime64("2024-01-01T00")
 
 
-def test_adapter_accepts_a_mapping_and_defaults_missing_parts() -> None:
-    s = holdout_series_from({"bot_values": [1.0, 2.0, 3.0], "bh_values": [1.0, 1.0, 1.0]})
-    assert s.timestamps.tolist() == [0, 1, 2]
-    assert s.weights.shape == (3, 0) and s.fees.tolist() == [0, 0, 0]
-    with pytest.raises(DataError, match="no per-bar values"):
-        holdout_series_from({"fees": [1.0]})
-    with pytest.raises(DataError, match="fees has 7 entries"):
-        holdout_series_from({"values": [1.0, 2.0], "benchmark_values": [1.0, 2.0], "fees": [0.0] * 7})
+def test_adapter_refuses_a_per_step_series_of_the_wrong_length() -> None:
+    result = _evaluation_like(1)
+    result.fees = np.zeros(7)
+    with pytest.raises(DataError, match="fees has 7 entries, expected 1"):
+        holdout_series_from(result, asset_names=["BTC/USD", "ETH/USD"])
 
 
 def test_mismatched_lengths_are_refused() -> None:

@@ -15,7 +15,8 @@ from report_helpers import PBO_LOGITS, holdout_series, write_job_files
 
 from cappuccino_ray.report import plots
 from cappuccino_ray.report.analysis import HeatmapCell
-from cappuccino_ray.report.html import REPORT_FILE, Section, render_html, write_report
+from cappuccino_ray.report.html import Section, render_html, write_report
+from cappuccino_ray.run_files import HTML_REPORT_FILE
 
 
 def _is_drawn(png: bytes) -> bool:
@@ -71,7 +72,7 @@ def test_report_of_a_finished_job_without_trials_shows_holdout_and_verdicts(tmp_
     run = tmp_path / "run"
     write_job_files(run)
     path = write_report(run)
-    assert path == run / REPORT_FILE
+    assert path == run / HTML_REPORT_FILE
     page = path.read_text(encoding="utf-8")
     for key in ("equity", "drawdown", "positions", "forced", "pbo"):
         assert plots.TITLES[key] in page
@@ -91,4 +92,11 @@ def test_report_of_a_phase1_only_run_says_what_is_missing(tmp_path: Path) -> Non
     assert plots.TITLES["heatmap"] in page
     assert "Missing from this run:" in page and "holdout_series.npz" in page
     assert "Phase 2 has not run" in page and "No PBO or deflated Sharpe yet" in page
-    assert not (tmp_path / "run" / REPORT_FILE).exists()
+    assert not (tmp_path / "run" / HTML_REPORT_FILE).exists()
+
+
+def test_heatmap_star_marks_the_search_winner_not_the_highest_number() -> None:
+    # 3d/1h's best was stopped after 1 split; 7d/1h's was scored on all 3: the search picks 7d/1h.
+    fig = plots.plot_heatmap([HeatmapCell(3, "1h", 9.0, 2, 1), HeatmapCell(7, "1h", 1.0, 2, 3)])
+    starred = [t.get_text() for t in fig.axes[0].texts if "*" in t.get_text()]
+    assert starred == ["1 *\n2 trials"]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.report.analysis import cells_from_trials
 from cappuccino_ray.report.queries import (
     TrialRecord,
     best_per_algorithm,
@@ -17,10 +19,18 @@ from cappuccino_ray.report.queries import (
     failed_trials,
     format_rows,
     list_runs,
-    read_json,
     resolve_run,
     trial_rows,
 )
+from cappuccino_ray.run_files import (
+    PHASE1_DIR,
+    PHASE1_WINNER_FILE,
+    PHASE2_COMPARISON_FILE,
+    PHASE2_DIR,
+    RUN_CONFIG_FILE,
+    read_json,
+)
+from cappuccino_ray.search.results import TrialRow, best_per_combo, best_row
 
 
 def _t(
@@ -33,6 +43,7 @@ def _t(
     obj: float | None = 0.0,
     status: str = "TERMINATED",
     error: str | None = None,
+    splits: int = 0,
 ) -> TrialRecord:
     return TrialRecord(
         experiment="e",
@@ -43,6 +54,7 @@ def _t(
         max_hold_days=hold,
         phase=phase,
         objective=obj,
+        splits_done=splits,
         error=error,
         params={"lr": 1e-3},
     )
@@ -165,3 +177,40 @@ def test_truncated_json_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not valid JSON"):
         read_json(bad)
     assert read_json(tmp_path / "absent.json") is None
+
+
+def test_report_and_search_pick_the_same_best_trial() -> None:
+    # One combination, full = 3 splits: "lucky" was stopped by ASHA after one split.
+    plan = [("lucky", 9.0, 1), ("full", 1.0, 3)]
+    rows = [
+        TrialRow(tid, "TERMINATED", {"max_hold_days": 3, "interval": "1h", "phase": 1}, obj, n)
+        for tid, obj, n in plan
+    ]
+    records = [_t(tid, hold=3, interval="1h", obj=obj, splits=n) for tid, obj, n in plan]
+    assert best_row(rows).trial_id == "full"
+    assert [r.trial_id for r in best_per_combo(rows)] == ["full"]
+    assert [t.trial_id for t in best_per_combination(records)] == ["full"]
+    assert [t.trial_id for t in best_per_algorithm(records)] == ["full"]
+    (cell,) = cells_from_trials(records)
+    assert (cell.best_objective, cell.splits_done, cell.n_trials) == (1.0, 3, 2)
+
+
+def test_best_per_combination_ranks_combinations_as_the_search_does() -> None:
+    # The 9.0 cell's best was scored on fewer splits than the others: it ranks last.
+    trials = [
+        _t("early", hold=3, interval="1h", obj=9.0, splits=1),
+        _t("mid", hold=3, interval="4h", obj=0.5, splits=3),
+        _t("top", hold=7, interval="1h", obj=0.8, splits=3),
+    ]
+    assert [t.trial_id for t in best_per_combination(trials)] == ["top", "mid", "early"]
+
+
+def test_list_runs_finds_the_phase_files_where_the_pipeline_writes_them(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "p1" / PHASE1_DIR / PHASE1_WINNER_FILE, {"interval": "1h"})
+    write_json_atomic(tmp_path / "p2" / PHASE1_DIR / PHASE1_WINNER_FILE, {"interval": "1h"})
+    write_json_atomic(tmp_path / "p2" / PHASE2_DIR / PHASE2_COMPARISON_FILE, {"winner_algorithm": "ppo"})
+    write_json_atomic(tmp_path / "started" / RUN_CONFIG_FILE, {})
+    (tmp_path / "empty").mkdir()
+    runs = {r.name: r for r in list_runs(tmp_path)}
+    assert {name: r.phase for name, r in runs.items()} == {"p1": "phase 1", "p2": "phase 2", "started": "-"}
+    assert all(r.status == "incomplete" and r.trials == 0 for r in runs.values())

@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 from cappuccino_ray.config.search import RunConfig, load_search_configs
-from cappuccino_ray.search.phase1 import ALL_RESULTS_FILE, WINNER_FILE
-from cappuccino_ray.search.phase2 import COMPARISON_FILE
-from cappuccino_ray.search.pipeline import REPORT_FILE, PipelineOptions, run_pipeline
+from cappuccino_ray.run_files import (
+    PHASE1_ALL_RESULTS_FILE,
+    PHASE1_DIR,
+    PHASE1_WINNER_FILE,
+    PHASE2_COMPARISON_FILE,
+    PHASE2_DIR,
+    TEST_RETURNS_FILE,
+    TRAINING_REPORT_FILE,
+)
+from cappuccino_ray.search.pipeline import PipelineOptions, run_pipeline
 from cappuccino_ray.validation import SegmentMetrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +79,7 @@ def test_report_has_the_agreed_keys_and_values(report: dict[str, object]) -> Non
     assert report["status"] == "completed" and report["mode"] == "mini"
     run_dir = Path(str(report["run_dir"]))
     assert run_dir.name == report["run_id"] and "_mini_" in run_dir.name
-    assert json.loads((run_dir / REPORT_FILE).read_text()) == report
+    assert json.loads((run_dir / TRAINING_REPORT_FILE).read_text()) == report
     assert 0 < float(report["duration_s"]) < 300  # type: ignore[arg-type]
     assert report["started_at"] < report["finished_at"]  # type: ignore[operator]
     window = report["data_window"]
@@ -98,17 +105,18 @@ def test_trial_counts_are_exact(report: dict[str, object]) -> None:
 
 def test_phase1_files(report: dict[str, object]) -> None:
     p1, _ = load_search_configs(REPO / "configs", mini=True)
-    exp = Path(str(report["run_dir"])) / "phase1"
-    winner = json.loads((exp / WINNER_FILE).read_text())
+    exp = Path(str(report["run_dir"])) / PHASE1_DIR
+    winner = json.loads((exp / PHASE1_WINNER_FILE).read_text())
     assert winner["holding_days"] in p1.holding_days and winner["interval"] in p1.intervals
     assert math.isfinite(winner["objective"]) and math.isfinite(winner["bot_sharpe"])
     assert math.isfinite(winner["bh_sharpe"])
     assert all(in_space(winner["hyperparameters"][k], spec) for k, spec in p1.space.items())
-    assert (Path(winner["checkpoint_path"]) / "test_returns.npz").is_file()
+    assert (Path(winner["checkpoint_path"]) / TEST_RETURNS_FILE).is_file()
     assert winner["config"]["seed"] >= 5 * 100_000  # --seed 5 reached the trials
-    every = json.loads((exp / ALL_RESULTS_FILE).read_text())
+    every = json.loads((exp / PHASE1_ALL_RESULTS_FILE).read_text())
     assert len(every) == len(p1.holding_days) * len(p1.intervals)
     assert every[0]["trial_id"] == winner["trial_id"]
+    assert all(r["n_trials"] == p1.trials_per_combo for r in every)
     assert {r["combination"] for r in every} == set(winner["trial_counts"])
     assert report["phase1"]["trial_id"] == winner["trial_id"]  # type: ignore[index]
 
@@ -116,8 +124,8 @@ def test_phase1_files(report: dict[str, object]) -> None:
 def test_phase2_file_and_winner(report: dict[str, object]) -> None:
     from cappuccino_ray.agents.inference import load_agent
 
-    exp = Path(str(report["run_dir"])) / "phase2"
-    doc = json.loads((exp / COMPARISON_FILE).read_text())
+    exp = Path(str(report["run_dir"])) / PHASE2_DIR
+    doc = json.loads((exp / PHASE2_COMPARISON_FILE).read_text())
     phase1 = report["phase1"]
     assert (doc["holding_days"], doc["interval"]) == (phase1["holding_days"], phase1["interval"])  # type: ignore[index]
     assert set(doc["algorithms"]) == {"ppo", "ddqn"}
@@ -142,6 +150,8 @@ def test_holdout_metrics(report: dict[str, object]) -> None:
     hold = report["holdout"]
     assert set(hold["bot"]) == fields and set(hold["buy_and_hold"]) == fields  # type: ignore[index]
     assert hold["start"] >= report["data_window"]["holdout_start"]  # type: ignore[index]
-    assert hold["end"] == "2023-04-30T23:00:00Z" or hold["end"] < "2023-05-01"  # type: ignore[index]
+    # The data's last bar at the winner's interval: 1h ends at 23:00, the last whole 4h bar opens at 20:00.
+    last_bar = {"1h": "2023-04-30T23:00:00Z", "4h": "2023-04-30T20:00:00Z"}
+    assert hold["end"] == last_bar[report["winner"]["interval"]]  # type: ignore[index]
     assert hold["bot"]["n_bars"] > 10 and math.isfinite(hold["bot"]["sharpe"])  # type: ignore[index]
     assert hold["buy_and_hold"]["n_trades"] == 0  # type: ignore[index]

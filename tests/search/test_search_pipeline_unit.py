@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.cli.search import options_from_args, register
 from cappuccino_ray.data.synthetic import generate_market
-from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.errors import ConfigError, DataError, TrainingError
+from cappuccino_ray.run_files import PHASE1_WINNER_FILE, PHASE2_COMPARISON_FILE
 from cappuccino_ray.search.markets import split_markets
-from cappuccino_ray.search.phase1 import WINNER_FILE, load_phase1_winner
+from cappuccino_ray.search.phase1 import load_phase1_winner
+from cappuccino_ray.search.phase2 import load_phase2_comparison
 from cappuccino_ray.search.pipeline import PipelineOptions, find_run_dir, run_pipeline
-from cappuccino_ray.search.results import TrialRow, best_per_combo, best_row, write_json_atomic
+from cappuccino_ray.search.results import TrialRow, best_per_combo, best_row
 
 
 def test_phase2_only_needs_phase1_results() -> None:
@@ -48,14 +51,40 @@ def test_holdout_is_cut_before_resampling_and_never_searched() -> None:
 
 def test_load_phase1_winner_from_file_folder_or_error(tmp_path: Path) -> None:
     doc = {"holding_days": 7, "interval": "1h", "hyperparameters": {"lr": 1e-4}}
-    write_json_atomic(tmp_path / "run" / "phase1" / WINNER_FILE, doc)
-    assert load_phase1_winner(tmp_path / "run" / "phase1" / WINNER_FILE) == doc
+    write_json_atomic(tmp_path / "run" / "phase1" / PHASE1_WINNER_FILE, doc)
+    assert load_phase1_winner(tmp_path / "run" / "phase1" / PHASE1_WINNER_FILE) == doc
     assert load_phase1_winner(tmp_path / "run") == doc
     with pytest.raises(ConfigError, match=r"no phase1_winner\.json"):
         load_phase1_winner(tmp_path / "nothing")
     (tmp_path / "bad.json").write_text(json.dumps({"interval": "1h"}))
     with pytest.raises(ConfigError, match="missing key 'holding_days'"):
         load_phase1_winner(tmp_path / "bad.json")
+    (tmp_path / "cut.json").write_text('{"holding_days": ')
+    with pytest.raises(DataError, match="not valid JSON"):
+        load_phase1_winner(tmp_path / "cut.json")
+
+
+def test_load_phase2_comparison_checks_the_keys_the_pipeline_reads(tmp_path: Path) -> None:
+    doc = {
+        "winner_algorithm": "ppo",
+        "holding_days": 7,
+        "interval": "1h",
+        "checkpoint_path": "ckpt",
+        "objective": 0.4,
+        "pbo": {"value": 0.2},
+    }
+    write_json_atomic(tmp_path / PHASE2_COMPARISON_FILE, doc)
+    assert load_phase2_comparison(tmp_path / PHASE2_COMPARISON_FILE) == doc
+    write_json_atomic(tmp_path / "bad.json", {k: v for k, v in doc.items() if k != "checkpoint_path"})
+    with pytest.raises(
+        ConfigError, match=r"missing key 'checkpoint_path'; is this a phase2_comparison\.json"
+    ):
+        load_phase2_comparison(tmp_path / "bad.json")
+    write_json_atomic(tmp_path / "list.json", [doc])
+    with pytest.raises(ConfigError, match="not an object"):
+        load_phase2_comparison(tmp_path / "list.json")
+    with pytest.raises(ConfigError, match="no such file"):
+        load_phase2_comparison(tmp_path / "absent.json")
 
 
 def test_write_json_atomic_leaves_no_temp_file_and_refuses_nan(tmp_path: Path) -> None:
@@ -78,7 +107,7 @@ def test_best_prefers_fully_scored_trials() -> None:
     assert best_row(rows).trial_id == "c"
     assert [r.trial_id for r in best_per_combo(rows)] == ["c", "b"]
     assert row("x", (3, "1h"), 0.0, 1).hyperparameters == {"lr": 1e-4}
-    with pytest.raises(Exception, match="no trial reported a finite objective"):
+    with pytest.raises(TrainingError, match="no trial reported a finite objective"):
         best_row([row("n", (3, "1h"), float("-inf"), 0)])
 
 

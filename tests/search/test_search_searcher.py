@@ -13,7 +13,8 @@ from ray.tune.search import Searcher
 
 from cappuccino_ray.config.search import ParamSpec
 from cappuccino_ray.errors import ConfigError
-from cappuccino_ray.search.searcher import ComboSearcher, combo_label
+from cappuccino_ray.search.ranking import combo_label
+from cappuccino_ray.search.searcher import ComboSearcher
 from cappuccino_ray.search.space import fit_point, to_optuna
 
 SPACE = {
@@ -75,8 +76,12 @@ def test_results_go_to_the_study_that_proposed_the_trial() -> None:
         s.on_trial_complete(f"t{k}", {"objective": -abs(math.log10(float(cfg["lr"])) + 4.5)})  # type: ignore[arg-type]
     assert [s.study_trials(i) for i in range(len(COMBOS))] == [2] * len(COMBOS)
     assert s.completed == [2] * len(COMBOS)
-    # An unknown trial id is ignored rather than crashing the job.
+    # An unknown trial id is ignored rather than crashing the job, and changes nothing.
+    before = (list(s.issued), list(s.completed), dict(s.trial_combo))
+    s.on_trial_result("nope", {"objective": 1.0})
     s.on_trial_complete("nope", {"objective": 1.0})
+    assert (list(s.issued), list(s.completed), dict(s.trial_combo)) == before
+    assert [s.study_trials(i) for i in range(len(COMBOS))] == [2] * len(COMBOS)
 
 
 def test_points_to_evaluate_come_first_fitted_into_the_space() -> None:

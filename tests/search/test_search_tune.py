@@ -21,8 +21,9 @@ from search_standin import standin_trainable
 
 from cappuccino_ray.config.search import Phase1Config, Phase2Config, load_search_configs
 from cappuccino_ray.data.synthetic import generate_market
-from cappuccino_ray.search.phase1 import ALL_RESULTS_FILE, WINNER_FILE, load_phase1_winner, run_phase1
-from cappuccino_ray.search.phase2 import COMPARISON_FILE, run_phase2
+from cappuccino_ray.run_files import PHASE1_ALL_RESULTS_FILE, PHASE1_WINNER_FILE, PHASE2_COMPARISON_FILE
+from cappuccino_ray.search.phase1 import load_phase1_winner, run_phase1
+from cappuccino_ray.search.phase2 import run_phase2
 from cappuccino_ray.search.results import rows_from_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     assert Counter(r.combination for r in rows) == {"3d/1h": 3, "3d/4h": 3, "7d/1h": 3, "7d/4h": 3}
     # The stand-in's objective favours 1h and longer holding: the winner must be 7d/1h.
     assert (winner["holding_days"], winner["interval"]) == (7, "1h")
-    on_disk = json.loads((tmp_path / "p1" / WINNER_FILE).read_text())
+    on_disk = json.loads((tmp_path / "p1" / PHASE1_WINNER_FILE).read_text())
     assert on_disk == winner
     assert on_disk["trial_counts"]["7d/1h"]["total"] == 3 and on_disk["n_trials"] == 12
     assert set(on_disk["hyperparameters"]) >= set(p1.space)
@@ -78,9 +79,10 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     assert Path(on_disk["checkpoint_path"]).is_dir()
     best = max(r.objective for r in rows if r.splits_done == p1.budget.max_splits)
     assert on_disk["objective"] == pytest.approx(best)
-    all_results = json.loads((tmp_path / "p1" / ALL_RESULTS_FILE).read_text())
+    all_results = json.loads((tmp_path / "p1" / PHASE1_ALL_RESULTS_FILE).read_text())
     assert all_results[0]["combination"] == "7d/1h"
     assert len(all_results) == 4
+    assert [r["n_trials"] for r in all_results] == [3, 3, 3, 3]
     objs = [r["objective"] for r in all_results if r["splits_done"] == p1.budget.max_splits]
     assert objs == sorted(objs, reverse=True)
     # Phase 2 can query the experiment folder as well as the JSON.
@@ -99,7 +101,7 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     # The first PPO trial evaluates phase 1's best learning rate (seeded via points_to_evaluate).
     first_ppo = min(ppo, key=lambda r: r.config["trial_index"])
     assert first_ppo.config["lr"] == pytest.approx(winner["hyperparameters"]["lr"])
-    doc = json.loads((tmp_path / "p2" / COMPARISON_FILE).read_text())
+    doc = json.loads((tmp_path / "p2" / PHASE2_COMPARISON_FILE).read_text())
     assert doc["winner_algorithm"] in ("ppo", "ddqn")
     assert doc["algorithms"]["ppo"]["n_trials"] == 3 and doc["algorithms"]["ddqn"]["n_trials"] == 3
     assert 0.0 <= doc["pbo"]["value"] <= 1.0 and doc["pbo"]["n_trials"] >= 2
@@ -177,4 +179,4 @@ def test_killed_driver_resumes_without_losing_or_rerunning_trials(tmp_path: Path
     # The rest ran to the end or were stopped by ASHA: none is left unfinished.
     assert all(r.status == "TERMINATED" for r in rows)
     assert all(r.splits_done >= 1 for r in rows)
-    assert (exp / WINNER_FILE).is_file()
+    assert (exp / PHASE1_WINNER_FILE).is_file()

@@ -1,0 +1,105 @@
+"""The names of the files a run folder holds, in one place, and the one reader of its JSON files.
+
+A run of the two-phase job lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<hash>/``::
+
+    run_config.json                  the resolved configs and data window (written first)
+    phase1/                          phase 1's Tune experiment
+        phase1_winner.json           the best trial and the trial counts
+        phase1_all_results.json      each combination's best trial, best first
+        <trial>/checkpoint_*/        the trial's last split: agent.json, weights.pt,
+                                     test_returns.npz, trial_progress.json
+    phase2/                          phase 2's Tune experiment
+        phase2_comparison.json       PPO vs double-DQN, PBO and deflated Sharpe
+    holdout_series.npz               the winner's per-bar series on the hold-out
+    two_phase_training_report.json   the whole job's summary (written last)
+    report.html                      the HTML report
+
+Writers (search, agents) and readers (report, ops, CLI) import these names from
+here. This module imports nothing heavy, so any of them may use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cappuccino_ray.errors import ConfigError, DataError
+
+__all__ = [
+    "HOLDOUT_SERIES_FILE",
+    "HTML_REPORT_FILE",
+    "PHASE1_ALL_RESULTS_FILE",
+    "PHASE1_DIR",
+    "PHASE1_WINNER_FILE",
+    "PHASE2_COMPARISON_FILE",
+    "PHASE2_DIR",
+    "RUN_CONFIG_FILE",
+    "TEST_RETURNS_FILE",
+    "TRAINING_REPORT_FILE",
+    "TRIAL_PROGRESS_FILE",
+    "read_document",
+    "read_json",
+]
+
+#: The resolved configs, data source and window of the run; its hash names the run folder.
+RUN_CONFIG_FILE = "run_config.json"
+#: Phase 1's Tune experiment folder inside the run folder.
+PHASE1_DIR = "phase1"
+#: Phase 2's Tune experiment folder inside the run folder.
+PHASE2_DIR = "phase2"
+#: Phase 1's winner, in ``phase1/``.
+PHASE1_WINNER_FILE = "phase1_winner.json"
+#: Each phase-1 combination's best trial with its trial count, in ``phase1/``.
+PHASE1_ALL_RESULTS_FILE = "phase1_all_results.json"
+#: Phase 2's comparison of the algorithms, in ``phase2/``.
+PHASE2_COMPARISON_FILE = "phase2_comparison.json"
+#: The winner's per-bar series on the hold-out period.
+HOLDOUT_SERIES_FILE = "holdout_series.npz"
+#: The summary the whole two-phase job writes when it finishes.
+TRAINING_REPORT_FILE = "two_phase_training_report.json"
+#: The self-contained HTML report.
+HTML_REPORT_FILE = "report.html"
+#: Per-bar test returns of every test group scored so far, in a trial's checkpoint.
+TEST_RETURNS_FILE = "test_returns.npz"
+#: Per-group metrics of the splits done, in a trial's checkpoint (a restored trial continues from it).
+TRIAL_PROGRESS_FILE = "trial_progress.json"
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, or ``None`` when it is absent.
+
+    Raises:
+        DataError: If the file exists but is not valid JSON.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc}); the run may have been cut off, rerun it") from exc
+
+
+def read_document(path: str | Path, kind: str, keys: Iterable[str]) -> dict[str, Any]:
+    """A result document (a JSON object) that must exist and hold ``keys``.
+
+    Args:
+        path: The file.
+        kind: The file name it should have (e.g. ``phase1_winner.json``), for messages.
+        keys: Keys the document must hold.
+
+    Raises:
+        ConfigError: If the file is absent, not a JSON object, or misses a key.
+        DataError: If the file is not valid JSON.
+    """
+    doc = read_json(path)
+    if doc is None:
+        raise ConfigError(f"{path}: no such file; expected a {kind}")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: holds a JSON {type(doc).__name__}, not an object; is this a {kind}?")
+    for key in keys:
+        if key not in doc:
+            raise ConfigError(f"{path}: missing key {key!r}; is this a {kind}?")
+    return doc
