@@ -88,7 +88,7 @@ def reset_result(core: MarketCore, rows: np.ndarray) -> StepResult:
 
 def row_info(columns: Mapping[str, np.ndarray], row: int) -> dict[str, Any]:
     """Account ``row``'s info dict from :func:`info_columns`: numbers, and length-``n`` arrays."""
-    return {key: a[:, row].copy() if a.ndim == 2 else a[row].item() for key, a in columns.items()}
+    return {key: a[:, row].copy() if a.ndim == 2 else a.item(row) for key, a in columns.items()}
 
 
 class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
