@@ -111,7 +111,7 @@ def time_full_split(algo: str) -> dict[str, float]:
     cfg = {
         "algo": algo,
         "interval": "1h",
-        "max_hold_days": 7,
+        "env": {"max_hold_days": 7},
         "phase": 1,
         "train_steps": p1.budget.train_steps,
         "n_groups": p1.budget.n_groups,

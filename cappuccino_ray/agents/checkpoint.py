@@ -3,9 +3,15 @@
 Layout of a checkpoint folder (what a trial reports to Tune, what phase 2
 warm-starts from and what a deployment loads)::
 
-    agent.json        AgentSpec: algorithm, network shape, env settings, features, run info
+    agent.json        AgentSpec: algorithm, network shape, the whole env settings (fee tiers
+                      inline), the feature spec, run info
     weights.pt        torch state dict (PPO: pi.*, vf.*; DDQN: q.*, target_q.*)
     test_returns.npz  per-bar returns of every evaluated test group (written by the trial)
+
+A checkpoint is self-contained: it evaluates the same way anywhere, with no
+``configs/`` beside it, and editing ``configs/env.yaml`` later does not change how
+it re-evaluates. Format 2 (this version) carries the settings inline; format 1
+stored a path to the fee table and is refused with a message naming the version.
 
 Every file is written through :func:`cappuccino_ray.atomic.atomic_write` (temp file, fsync, ``os.replace``).
 No Ray import: :mod:`cappuccino_ray.agents.inference` reads these files with torch only.
@@ -23,7 +29,9 @@ import numpy as np
 import torch
 
 from cappuccino_ray.atomic import atomic_write, write_json_atomic
-from cappuccino_ray.errors import DeployError
+from cappuccino_ray.config._loader import from_mapping
+from cappuccino_ray.config.env import EnvSettings
+from cappuccino_ray.errors import ConfigError, DeployError
 from cappuccino_ray.run_files import TEST_RETURNS_FILE
 
 __all__ = [
@@ -40,7 +48,8 @@ __all__ = [
 
 AGENT_FILE = "agent.json"
 WEIGHTS_FILE = "weights.pt"
-FORMAT_VERSION = 1
+#: Version of the checkpoint layout; bumped whenever ``agent.json`` changes meaning.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,8 @@ class AgentSpec:
     """Candle interval the agent was trained on."""
     symbols: tuple[str, ...] = ()
     """Traded symbols, in observation order."""
-    env_settings: dict[str, Any] = field(default_factory=dict)
-    """The ``EnvSettings`` fields the agent was trained with."""
+    env_settings: EnvSettings = field(default_factory=EnvSettings)
+    """The whole settings the agent was trained with (fee tiers included)."""
     features: dict[str, Any] = field(default_factory=dict)
     """Feature names, windows, warm-up and clip: how observations are scaled."""
     run: dict[str, Any] = field(default_factory=dict)
@@ -117,13 +126,21 @@ def read_agent_spec(directory: str | Path) -> AgentSpec:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DeployError(f"{path} is unreadable ({exc}); re-create the checkpoint") from exc
+    if not isinstance(raw, dict):
+        raise DeployError(f"{path}: not an agent description (a JSON object); re-create the checkpoint")
     if raw.get("format") != FORMAT_VERSION:
         raise DeployError(
-            f"{path}: checkpoint format {raw.get('format')!r}; this version reads {FORMAT_VERSION}"
+            f"{path}: checkpoint format {raw.get('format')!r}; this version reads format {FORMAT_VERSION}"
+            " (settings and fee tiers inline): re-train it, or evaluate it with the release that wrote it"
         )
     raw["symbols"] = tuple(raw.get("symbols", ()))
     try:
+        raw["env_settings"] = from_mapping(
+            EnvSettings, raw.get("env_settings", {}), source=str(path), prefix="env_settings."
+        )
         return AgentSpec(**raw)
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from exc
     except TypeError as exc:
         raise DeployError(f"{path}: malformed agent description ({exc})") from exc
 

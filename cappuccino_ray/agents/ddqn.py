@@ -21,7 +21,7 @@ import torch
 
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.networks import QNet
-from cappuccino_ray.config.agents import DDQNParams
+from cappuccino_ray.config.agents import DDQNParams, rllib_training
 
 __all__ = ["DDQNModule", "build_ddqn_config", "linear_epsilon"]
 
@@ -130,19 +130,8 @@ def build_ddqn_config(
         "epsilon_final": params.epsilon_final,
         "epsilon_timesteps": params.epsilon_steps(train_steps),
     }
-    training = {
-        "lr": params.lr,
-        "gamma": params.gamma,
-        "train_batch_size": params.train_batch_size,
-        "grad_clip": params.grad_clip,
-        "target_update_freq": params.target_update_freq,
-        "tau": params.tau,
-        "learning_starts": params.learning_starts,
-        "n_step": params.n_step,
-        "training_intensity": params.training_intensity,
-        "double_q": True,
-        "dueling": params.dueling,
-    }
+    # The declared hyperparameters (config.agents); double-Q is what makes this the double-DQN.
+    training = {**rllib_training(params), "double_q": True}
     return rl.algorithm_config(
         "dqn",
         env=env,

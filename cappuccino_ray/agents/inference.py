@@ -90,13 +90,12 @@ class Agent:
         Returns:
             ``(n_assets,)`` weights; DDQN's ``NaN`` entries mean "keep this asset as it is".
         """
-        from cappuccino_ray.config.env import EnvSettings
         from cappuccino_ray.env.spaces import continuous_to_weights, discrete_to_weights
 
         action = self.act(obs)
         if self.spec.algo == "ppo":
             return continuous_to_weights(np.asarray(action)[None, :])[0]
-        levels = int(self.spec.env_settings.get("discrete_levels", EnvSettings.discrete_levels))
+        levels = self.spec.env_settings.discrete_levels
         return discrete_to_weights(np.asarray([action]), self.spec.n_assets, levels)[0]
 
     def target_network_state(self) -> dict[str, torch.Tensor]:

@@ -17,7 +17,8 @@ import torch
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.checkpoint import read_weights
 from cappuccino_ray.agents.networks import PolicyNet, ValueNet, expand_first_layer
-from cappuccino_ray.config.agents import PPOParams
+from cappuccino_ray.config.agents import PPOParams, rllib_training
+from cappuccino_ray.documents import WarmStart
 
 __all__ = ["PPOModule", "build_ppo_config", "load_warm_start"]
 
@@ -26,7 +27,7 @@ class PPOModule(rl.TorchRLModule, rl.ValueFunctionAPI):
     """Actor-critic module: ``pi`` gives Gaussian inputs ``[mean, log_std]``, ``vf`` the value.
 
     ``model_config`` keys: ``hidden_size``, ``n_layers`` and optionally
-    ``warm_start`` (the keyword arguments of :func:`load_warm_start`).
+    ``warm_start`` (a :class:`~cappuccino_ray.documents.WarmStart` as JSON data).
     """
 
     def setup(self) -> None:
@@ -40,7 +41,7 @@ class PPOModule(rl.TorchRLModule, rl.ValueFunctionAPI):
         self.vf = ValueNet(obs_dim, int(mc["hidden_size"]), int(mc["n_layers"]))
         warm = mc.get("warm_start")
         if warm:
-            state = load_warm_start(**warm)
+            state = load_warm_start(WarmStart.from_json(warm, source="model_config['warm_start']"))
             self.pi.load_state_dict(state["pi"])
             self.vf.load_state_dict(state["vf"])
 
@@ -52,33 +53,26 @@ class PPOModule(rl.TorchRLModule, rl.ValueFunctionAPI):
         return self.vf(batch[rl.OBS])
 
 
-def load_warm_start(
-    *, checkpoint: str, n_assets: int, old_features: int, new_features: int, old_lookback: int, lookback: int
-) -> dict[str, dict[str, torch.Tensor]]:
+def load_warm_start(warm: WarmStart) -> dict[str, dict[str, torch.Tensor]]:
     """Read a PPO checkpoint's weights, widening the first layers to a new observation.
 
     Args:
-        checkpoint: The PPO checkpoint folder (its ``weights.pt`` is read).
-        n_assets: Assets in both observations.
-        old_features: Features per bar in the checkpoint's observation.
-        new_features: Features per bar in the new observation.
-        old_lookback: Lookback of the checkpoint.
-        lookback: Lookback of the new observation.
+        warm: The checkpoint and the old and new observation shapes.
 
     Returns:
         ``{"pi": state_dict, "vf": state_dict}`` for :class:`PolicyNet` / :class:`ValueNet`.
     """
-    state = read_weights(checkpoint)
+    state = read_weights(warm.checkpoint)
     out: dict[str, dict[str, torch.Tensor]] = {}
     for net, first in (("pi", "mean.0.weight"), ("vf", "net.0.weight")):
         sd = {k[len(net) + 1 :]: v for k, v in state.items() if k.startswith(f"{net}.")}
         sd[first] = expand_first_layer(
             sd[first],
-            n_assets=n_assets,
-            old_features=old_features,
-            new_features=new_features,
-            old_lookback=old_lookback,
-            lookback=lookback,
+            n_assets=warm.n_assets,
+            old_features=warm.old_features,
+            new_features=warm.new_features,
+            old_lookback=warm.old_lookback,
+            lookback=warm.lookback,
         )
         out[net] = sd
     return out
@@ -91,7 +85,7 @@ def build_ppo_config(
     env_config: dict[str, Any],
     seed: int,
     num_gpus: float = 0.0,
-    warm_start: dict[str, Any] | None = None,
+    warm_start: WarmStart | None = None,
 ) -> rl.AlgorithmConfig:
     """An RLlib PPO config for ``params`` on ``env``.
 
@@ -101,29 +95,16 @@ def build_ppo_config(
         env_config: The env's config dict.
         seed: Seed of RLlib, torch and the env copies.
         num_gpus: GPUs (fractions allowed) for the learner.
-        warm_start: :func:`load_warm_start` arguments, or ``None`` for a fresh start.
+        warm_start: Where the first weights come from, or ``None`` for a fresh start.
 
     Returns:
         The ``AlgorithmConfig`` (call ``.build_algo()`` to train).
     """
     model_config: dict[str, Any] = {"hidden_size": params.hidden_size, "n_layers": params.n_layers}
-    if warm_start:
-        model_config["warm_start"] = dict(warm_start)
-    training = {
-        "lr": params.lr,
-        "gamma": params.gamma,
-        "train_batch_size": params.train_batch_size,
-        "minibatch_size": params.minibatch_size,
-        "num_epochs": params.num_epochs,
-        "lambda_": params.lambda_,
-        "clip_param": params.clip_param,
-        "entropy_coeff": params.entropy_coeff,
-        "vf_loss_coeff": params.vf_loss_coeff,
-        "vf_clip_param": params.vf_clip_param,
-        "kl_coeff": params.kl_coeff,
-        "use_kl_loss": params.kl_coeff > 0,
-        "grad_clip": params.grad_clip,
-    }
+    if warm_start is not None:
+        model_config["warm_start"] = warm_start.to_json()
+    # The declared hyperparameters (config.agents), plus what follows from them.
+    training = {**rllib_training(params), "use_kl_loss": params.kl_coeff > 0}
     # Each env copy fills an equal share of the batch per iteration.
     fragment = max(1, -(-params.train_batch_size // params.num_envs))
     return rl.algorithm_config(

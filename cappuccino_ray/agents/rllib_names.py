@@ -158,37 +158,6 @@ def loss_values(result: dict) -> dict[str, float]:
     return out
 
 
-# Project hyperparameter name -> RLlib ``.training()`` keyword, per algorithm.
-_PPO_TRAINING = {
-    "lr": "lr",
-    "gamma": "gamma",
-    "train_batch_size": "train_batch_size_per_learner",
-    "minibatch_size": "minibatch_size",
-    "num_epochs": "num_epochs",
-    "lambda_": "lambda_",
-    "clip_param": "clip_param",
-    "entropy_coeff": "entropy_coeff",
-    "vf_loss_coeff": "vf_loss_coeff",
-    "vf_clip_param": "vf_clip_param",
-    "kl_coeff": "kl_coeff",
-    "use_kl_loss": "use_kl_loss",
-    "grad_clip": "grad_clip",
-}
-_DQN_TRAINING = {
-    "lr": "lr",
-    "gamma": "gamma",
-    "train_batch_size": "train_batch_size_per_learner",
-    "grad_clip": "grad_clip",
-    "target_update_freq": "target_network_update_freq",
-    "tau": "tau",
-    "learning_starts": "num_steps_sampled_before_learning_starts",
-    "n_step": "n_step",
-    "training_intensity": "training_intensity",
-    "double_q": "double_q",
-    "dueling": "dueling",
-}
-
-
 def algorithm_config(
     algo: Literal["ppo", "dqn"],
     *,
@@ -220,7 +189,8 @@ def algorithm_config(
         env_config: The env's config dict.
         module_class: The project's ``TorchRLModule`` subclass.
         model_config: Its ``model_config`` dict.
-        training: Hyperparameters under the project's names (see the tables above).
+        training: RLlib ``.training()`` keyword arguments (the hyperparameters' declared RLlib
+            keys, see :func:`cappuccino_ray.config.agents.rllib_training`).
         seed: Seeds RLlib, torch, numpy and the env copies.
         num_envs: Env copies per env runner.
         rollout_fragment_length: Steps per env copy per sample call.
@@ -235,11 +205,7 @@ def algorithm_config(
     Returns:
         The config, not yet built.
     """
-    table = _PPO_TRAINING if algo == "ppo" else _DQN_TRAINING
-    unknown = sorted(set(training) - set(table))
-    if unknown:
-        raise KeyError(f"no RLlib name for {unknown}")
-    kwargs = {table[k]: v for k, v in training.items()}
+    kwargs = dict(training)
     if algo == "dqn":
         kwargs["replay_buffer_config"] = {"type": REPLAY_BUFFER_TYPE, "capacity": buffer_size}
         kwargs["td_error_loss_fn"] = "huber"

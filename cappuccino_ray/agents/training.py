@@ -20,6 +20,7 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.ddqn import build_ddqn_config
 from cappuccino_ray.agents.ppo import build_ppo_config
 from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig
+from cappuccino_ray.documents import WarmStart
 from cappuccino_ray.env import ENV_ID
 from cappuccino_ray.errors import TrainingError
 
@@ -56,7 +57,7 @@ def build_algorithm_config(
     env_config: dict[str, Any],
     seed: int,
     env: str | type = ENV_ID,
-    warm_start: Mapping[str, Any] | None = None,
+    warm_start: WarmStart | None = None,
 ) -> rl.AlgorithmConfig:
     """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`).
 
@@ -72,7 +73,7 @@ def build_algorithm_config(
             env_config=env_config,
             seed=seed,
             num_gpus=trial.num_gpus,
-            warm_start=dict(warm_start) if warm_start else None,
+            warm_start=warm_start,
         )
     return build_ddqn_config(
         params,
@@ -97,7 +98,7 @@ def train_agent(
     env_config: dict[str, Any],
     seed: int,
     env: str | type = ENV_ID,
-    warm_start: Mapping[str, Any] | None = None,
+    warm_start: WarmStart | None = None,
 ) -> TrainOutcome:
     """Train a fresh agent for ``trial.train_steps`` env steps.
 
@@ -107,7 +108,7 @@ def train_agent(
         env_config: The training env's config (mode ``train``).
         seed: Seed of this run.
         env: Env id or class (tests may pass a toy env class).
-        warm_start: PPO warm-start arguments (see :func:`.ppo.load_warm_start`).
+        warm_start: Where PPO's first weights come from (see :func:`.ppo.load_warm_start`).
 
     Returns:
         The weights and training figures.

@@ -21,7 +21,17 @@ import yaml
 
 from cappuccino_ray.errors import ConfigError
 
-__all__ = ["bounds", "check_cpcv_groups", "from_mapping", "load_config", "load_yaml", "override", "to_dict"]
+__all__ = [
+    "bounds",
+    "check_cpcv_groups",
+    "check_field",
+    "from_mapping",
+    "load_config",
+    "load_yaml",
+    "override",
+    "suggest",
+    "to_dict",
+]
 
 T = TypeVar("T")
 
@@ -136,9 +146,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: 
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(fields)}"
-            raise ConfigError(f"{source}: unknown key {prefix}{key!r}{hint}")
+            raise ConfigError(f"{source}: unknown key {prefix}{key!r}{suggest(str(key), list(fields))}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         f = fields[name]
@@ -156,6 +164,38 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: 
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
     return obj
+
+
+def suggest(name: str, known: list[str]) -> str:
+    """The "did you mean" hint for an unknown ``name`` among ``known`` (or the list of known names)."""
+    close = difflib.get_close_matches(str(name), known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+
+
+def check_field(cls: type, name: str, value: Any, *, source: str, key: str) -> Any:
+    """Check one value against field ``name`` of dataclass ``cls``: its type, then its bounds.
+
+    Args:
+        cls: The dataclass declaring the field.
+        name: The field's name (must exist).
+        value: The candidate value.
+        source: Where the value came from, for messages (empty: the message starts at the key).
+        key: The dotted key to name in messages.
+
+    Returns:
+        The value as the field holds it (ints accepted for floats become floats).
+
+    Raises:
+        ConfigError: On a wrong type or an out-of-range value.
+    """
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    hints = typing.get_type_hints(cls)
+    try:
+        out = _check_value(hints[name], value, source=source, key=key)
+        _check_bounds(f.metadata, out, source=source, key=key)
+    except ConfigError as exc:
+        raise ConfigError(str(exc) if source else str(exc).removeprefix(": ")) from None
+    return out
 
 
 def _type_name(tp: Any) -> str:

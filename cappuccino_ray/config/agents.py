@@ -1,125 +1,161 @@
 """Agent and trial configuration: PPO and double-DQN hyperparameters, one CPCV trial's settings.
 
-A Tune trial receives one flat dict (Optuna's sampled values plus the run's
-fixed keys). :func:`parse_trial_config` splits it into a :class:`TrialConfig`
-(run keys) and the algorithm's :class:`PPOParams` or :class:`DDQNParams`
-(hyperparameters), checking every key, type and range with the project's
-loader: an unknown key or an out-of-range value is a :class:`ConfigError`.
+Each hyperparameter is declared once, as a field of :class:`PPOParams` or
+:class:`DDQNParams`: its name, type, default, docstring, allowed range and, in
+the field's metadata (:func:`hp`), the RLlib ``.training()`` keyword it feeds.
+Everything else is derived from that declaration: the builders' keyword
+arguments (:func:`rllib_training`), the check of a phase's search space and
+``fixed:`` keys when its file loads (:func:`check_space`), and the validation
+of each trial's sampled values (:func:`parse_trial_config`).
+
+A Tune trial receives one flat dict: Optuna's sampled values, the run's fixed
+keys and ``env`` (the phase's :class:`~cappuccino_ray.config.env.EnvSettings`,
+serialised once). :func:`parse_trial_config` splits it into a
+:class:`TrialConfig` (run keys) and the algorithm's params.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping
+from cappuccino_ray.config._loader import bounds, check_cpcv_groups, check_field, from_mapping, suggest
+from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
-__all__ = ["RUN_KEYS", "DDQNParams", "PPOParams", "TrialConfig", "parse_trial_config"]
+__all__ = [
+    "PARAMS",
+    "RUN_KEYS",
+    "DDQNParams",
+    "PPOParams",
+    "TrialConfig",
+    "check_space",
+    "hp",
+    "parse_trial_config",
+    "rllib_training",
+]
+
+
+def hp(*, rllib: str | None = None, **limits: Any) -> dict[str, Any]:
+    """Metadata of a hyperparameter field: its bounds and the RLlib ``.training()`` keyword it sets.
+
+    Args:
+        rllib: RLlib's keyword for the value (``None``: the project's builder uses it itself).
+        **limits: :func:`~cappuccino_ray.config._loader.bounds` keywords (``ge``, ``le``, ...).
+    """
+    return {**bounds(**limits), "rllib": rllib}
+
+
+def _check_ordered(params: Any) -> None:
+    for a, b in params.ORDERED:
+        va, vb = getattr(params, a), getattr(params, b)
+        if va > vb:
+            raise ConfigError(f"{a} ({va}) exceeds {b} ({vb}); lower {a} or raise {b}")
 
 
 @dataclass(frozen=True)
 class PPOParams:
     """PPO hyperparameters (RLlib's PPO on the new API stack, the project's actor-critic module)."""
 
-    lr: float = field(default=3e-4, metadata=bounds(gt=0.0, lt=1.0))
+    #: Pairs ``(a, b)`` that must hold ``a <= b`` for every value the search can draw.
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = (("minibatch_size", "train_batch_size"),)
+
+    lr: float = field(default=3e-4, metadata=hp(rllib="lr", gt=0.0, lt=1.0))
     """Adam learning rate."""
-    train_batch_size: int = field(default=4096, metadata=bounds(ge=16))
+    train_batch_size: int = field(default=4096, metadata=hp(rllib="train_batch_size_per_learner", ge=16))
     """Env steps collected per training iteration."""
-    minibatch_size: int = field(default=1024, metadata=bounds(ge=8))
+    minibatch_size: int = field(default=1024, metadata=hp(rllib="minibatch_size", ge=8))
     """SGD minibatch size (at most ``train_batch_size``)."""
-    num_epochs: int = field(default=2, metadata=bounds(ge=1, le=100))
+    num_epochs: int = field(default=2, metadata=hp(rllib="num_epochs", ge=1, le=100))
     """Passes over each training batch."""
-    gamma: float = field(default=0.99, metadata=bounds(gt=0.0, le=1.0))
+    gamma: float = field(default=0.99, metadata=hp(rllib="gamma", gt=0.0, le=1.0))
     """Discount factor."""
-    lambda_: float = field(default=0.95, metadata=bounds(ge=0.0, le=1.0))
+    lambda_: float = field(default=0.95, metadata=hp(rllib="lambda_", ge=0.0, le=1.0))
     """GAE lambda."""
-    clip_param: float = field(default=0.2, metadata=bounds(gt=0.0, le=1.0))
+    clip_param: float = field(default=0.2, metadata=hp(rllib="clip_param", gt=0.0, le=1.0))
     """PPO ratio clip."""
-    entropy_coeff: float = field(default=0.0, metadata=bounds(ge=0.0, le=1.0))
+    entropy_coeff: float = field(default=0.0, metadata=hp(rllib="entropy_coeff", ge=0.0, le=1.0))
     """Entropy bonus coefficient."""
-    vf_loss_coeff: float = field(default=0.5, metadata=bounds(ge=0.0, le=10.0))
+    vf_loss_coeff: float = field(default=0.5, metadata=hp(rllib="vf_loss_coeff", ge=0.0, le=10.0))
     """Value-loss coefficient."""
-    vf_clip_param: float = field(default=10.0, metadata=bounds(gt=0.0))
+    vf_clip_param: float = field(default=10.0, metadata=hp(rllib="vf_clip_param", gt=0.0))
     """Value-loss clip (in reward units)."""
-    kl_coeff: float = field(default=0.0, metadata=bounds(ge=0.0))
+    kl_coeff: float = field(default=0.0, metadata=hp(rllib="kl_coeff", ge=0.0))
     """Initial KL-penalty coefficient (0 turns the KL loss off, as in CleanRL's PPO)."""
-    grad_clip: float = field(default=0.5, metadata=bounds(gt=0.0))
+    grad_clip: float = field(default=0.5, metadata=hp(rllib="grad_clip", gt=0.0))
     """Global gradient-norm clip."""
-    hidden_size: int = field(default=64, metadata=bounds(ge=4, le=4096))
+    hidden_size: int = field(default=64, metadata=hp(ge=4, le=4096))
     """Width of the actor's and the critic's hidden layers."""
-    n_layers: int = field(default=2, metadata=bounds(ge=1, le=6))
+    n_layers: int = field(default=2, metadata=hp(ge=1, le=6))
     """Hidden layers of the actor and of the critic."""
-    lookback: int = field(default=1, metadata=bounds(ge=1, le=64))
+    lookback: int = field(default=1, metadata=hp(ge=1, le=64))
     """Bars of features per asset in the observation (an env setting searched with the agent)."""
-    num_envs: int = field(default=64, metadata=bounds(ge=1, le=1024))
+    num_envs: int = field(default=64, metadata=hp(ge=1, le=1024))
     """Env copies stepped together by the (single, in-process) env runner."""
 
     def validate(self) -> None:
-        """A minibatch cannot exceed the batch it is cut from."""
-        if self.minibatch_size > self.train_batch_size:
-            raise ConfigError(
-                f"minibatch_size ({self.minibatch_size}) exceeds train_batch_size "
-                f"({self.train_batch_size}); lower it or raise train_batch_size"
-            )
+        """A minibatch cannot exceed the batch it is cut from (:attr:`ORDERED`)."""
+        _check_ordered(self)
 
 
 @dataclass(frozen=True)
 class DDQNParams:
     """Double-DQN hyperparameters (RLlib's DQN learner with ``double_q``, the project's Q-module)."""
 
-    lr: float = field(default=5e-4, metadata=bounds(gt=0.0, lt=1.0))
+    #: Pairs ``(a, b)`` that must hold ``a <= b`` for every value the search can draw.
+    ORDERED: ClassVar[tuple[tuple[str, str], ...]] = (("epsilon_final", "epsilon_initial"),)
+
+    lr: float = field(default=5e-4, metadata=hp(rllib="lr", gt=0.0, lt=1.0))
     """Adam learning rate."""
-    train_batch_size: int = field(default=256, metadata=bounds(ge=8))
+    train_batch_size: int = field(default=256, metadata=hp(rllib="train_batch_size_per_learner", ge=8))
     """Transitions per gradient step, sampled from the replay buffer."""
-    gamma: float = field(default=0.99, metadata=bounds(gt=0.0, le=1.0))
+    gamma: float = field(default=0.99, metadata=hp(rllib="gamma", gt=0.0, le=1.0))
     """Discount factor."""
-    hidden_size: int = field(default=128, metadata=bounds(ge=4, le=4096))
+    hidden_size: int = field(default=128, metadata=hp(ge=4, le=4096))
     """Width of the Q-network's hidden layers."""
-    n_layers: int = field(default=2, metadata=bounds(ge=1, le=6))
+    n_layers: int = field(default=2, metadata=hp(ge=1, le=6))
     """Hidden layers of the Q-network."""
-    lookback: int = field(default=1, metadata=bounds(ge=1, le=64))
+    lookback: int = field(default=1, metadata=hp(ge=1, le=64))
     """Bars of features per asset in the observation."""
-    buffer_size: int = field(default=100_000, metadata=bounds(ge=100))
+    buffer_size: int = field(default=100_000, metadata=hp(ge=100))
     """Replay buffer capacity in transitions."""
-    learning_starts: int = field(default=1000, metadata=bounds(ge=0))
+    learning_starts: int = field(
+        default=1000, metadata=hp(rllib="num_steps_sampled_before_learning_starts", ge=0)
+    )
     """Transitions collected before the first gradient step."""
-    target_update_freq: int = field(default=1000, metadata=bounds(ge=1))
+    target_update_freq: int = field(default=1000, metadata=hp(rllib="target_network_update_freq", ge=1))
     """Env steps between target-network syncs."""
-    tau: float = field(default=1.0, metadata=bounds(gt=0.0, le=1.0))
+    tau: float = field(default=1.0, metadata=hp(rllib="tau", gt=0.0, le=1.0))
     """Target sync weight (1.0 copies the online network; below 1 is Polyak averaging)."""
-    epsilon_initial: float = field(default=1.0, metadata=bounds(ge=0.0, le=1.0))
+    epsilon_initial: float = field(default=1.0, metadata=hp(ge=0.0, le=1.0))
     """Exploration rate at the start of each split's training."""
-    epsilon_final: float = field(default=0.05, metadata=bounds(ge=0.0, le=1.0))
+    epsilon_final: float = field(default=0.05, metadata=hp(ge=0.0, le=1.0))
     """Exploration rate after the decay."""
-    epsilon_timesteps: int | None = field(default=None, metadata=bounds(ge=1))
+    epsilon_timesteps: int | None = field(default=None, metadata=hp(ge=1))
     """Env steps of the linear decay; ``None`` uses ``epsilon_fraction * train_steps``."""
-    epsilon_fraction: float = field(default=0.3, metadata=bounds(gt=0.0, le=1.0))
+    epsilon_fraction: float = field(default=0.3, metadata=hp(gt=0.0, le=1.0))
     """Fraction of a split's ``train_steps`` over which epsilon decays (if no ``epsilon_timesteps``)."""
-    n_step: int = field(default=1, metadata=bounds(ge=1, le=20))
+    n_step: int = field(default=1, metadata=hp(rllib="n_step", ge=1, le=20))
     """N-step return length."""
-    dueling: bool = False
+    dueling: bool = field(default=False, metadata=hp(rllib="dueling"))
     """Dueling heads (``Q = V + A - mean A``)."""
-    grad_clip: float = field(default=10.0, metadata=bounds(gt=0.0))
+    grad_clip: float = field(default=10.0, metadata=hp(rllib="grad_clip", gt=0.0))
     """Global gradient-norm clip."""
-    training_intensity: float = field(default=1.0, metadata=bounds(gt=0.0))
+    training_intensity: float = field(default=1.0, metadata=hp(rllib="training_intensity", gt=0.0))
     """Replayed transitions per sampled transition (RLlib's ``training_intensity``)."""
-    rollout_fragment_length: int = field(default=16, metadata=bounds(ge=1))
+    rollout_fragment_length: int = field(default=16, metadata=hp(ge=1))
     """Steps per env copy sampled between learner updates."""
-    num_envs: int = field(default=32, metadata=bounds(ge=1, le=1024))
+    num_envs: int = field(default=32, metadata=hp(ge=1, le=1024))
     """Env copies stepped together by the env runner."""
     flat_replay: bool = True
     """Replay through the project's flat numpy buffer (``False``: RLlib's episode replay, ~3x slower)."""
 
     def validate(self) -> None:
-        """Epsilon decays downwards."""
-        if self.epsilon_final > self.epsilon_initial:
-            raise ConfigError(
-                f"epsilon_final ({self.epsilon_final}) is above epsilon_initial "
-                f"({self.epsilon_initial}); exploration must decay"
-            )
+        """Epsilon decays downwards (:attr:`ORDERED`)."""
+        _check_ordered(self)
 
     def epsilon_steps(self, train_steps: int) -> int:
         """Env steps of the epsilon decay for a split of ``train_steps`` steps."""
@@ -136,10 +172,12 @@ class TrialConfig:
     """``ppo`` (continuous actions) or ``ddqn`` (discrete actions)."""
     interval: str = field(default="1h", metadata=bounds(choices=tuple(INTERVALS)))
     """Candle interval of the market the trial trains on."""
-    max_hold_days: float = field(default=7.0, metadata=bounds(gt=0.0))
-    """Holding deadline: a position older than this is sold."""
+    env: EnvSettings = field(default_factory=EnvSettings)
+    """How the env trades (holding limit, fees, observation): the phase's settings, with the
+    combination's ``max_hold_days``; ``lookback`` and ``action_mode`` are set from the algorithm's
+    params by :meth:`env_settings`."""
     phase: int = field(default=1, metadata=bounds(choices=(1, 2)))
-    """1: flat fees, base features; 2: tiered fees and the rolling features."""
+    """The search phase the trial belongs to (a label for reports; the env settings decide mechanics)."""
     seed: int = field(default=0, metadata=bounds(ge=0))
     """Seeds the env, torch, numpy and RLlib; same seed, same test actions on CPU."""
     train_steps: int = field(default=20_000, metadata=bounds(ge=1))
@@ -152,12 +190,6 @@ class TrialConfig:
     """Evaluate only the first N splits (``None``: all ``C(n_groups, n_test_groups)``)."""
     embargo_bars: int | None = field(default=None, metadata=bounds(ge=0))
     """Bars dropped after each test group; ``None``: 1 % of the bars, at least ``lookback``."""
-    episode_bars: int | None = field(default=None, metadata=bounds(ge=8))
-    """Steps of a training episode; ``None``: the env's default, capped by the shortest segment."""
-    no_trade_band: float = field(default=0.02, metadata=bounds(ge=0.0, lt=1.0))
-    """Env setting: weight changes smaller than this are not traded (stops fee churn on drift)."""
-    fee_mode: Literal["static", "progressive"] = "progressive"
-    """Phase-2 tier mode."""
     objective: str = "sharpe_excess"
     """Name of the objective in ``cappuccino_ray.validation.OBJECTIVES``."""
     warm_start_checkpoint: str | None = None
@@ -182,10 +214,93 @@ class TrialConfig:
         if self.warm_start_checkpoint and self.algo != "ppo":
             raise ConfigError("warm_start_checkpoint is for PPO only; drop it for ddqn trials")
 
+    def env_settings(self, params: PPOParams | DDQNParams) -> EnvSettings:
+        """The settings every env of this trial runs with.
+
+        ``env`` with the params' lookback and the algorithm's action space: the one
+        place a trial's settings are completed.
+        """
+        action_mode: Literal["continuous", "discrete"] = "continuous" if self.algo == "ppo" else "discrete"
+        return dataclasses.replace(self.env, lookback=params.lookback, action_mode=action_mode)
+
 
 #: Keys of a flat trial config that are run settings (:class:`TrialConfig`'s fields); every
 #: other key is a hyperparameter of the algorithm.
 RUN_KEYS: frozenset[str] = frozenset(f.name for f in fields(TrialConfig))
+
+#: Algorithm name -> its hyperparameter declarations.
+PARAMS: dict[str, type[PPOParams] | type[DDQNParams]] = {"ppo": PPOParams, "ddqn": DDQNParams}
+
+
+def rllib_training(params: PPOParams | DDQNParams) -> dict[str, Any]:
+    """RLlib ``.training()`` keyword arguments of every field declared with an ``rllib`` key."""
+    return {f.metadata["rllib"]: getattr(params, f.name) for f in fields(params) if f.metadata.get("rllib")}
+
+
+def _drawable(spec: Any, fixed: Mapping[str, Any], name: str, default: Any) -> list[Any]:
+    """The values a search can give ``name``: range ends or choices, the fixed value, or the default."""
+    if spec is not None:
+        if spec.type == "categorical":
+            return list(spec.choices or ())
+        ends = [spec.low, spec.high]
+        return [int(v) for v in ends] if spec.type == "int" else ends
+    return [fixed[name] if name in fixed else default]
+
+
+def check_space(
+    algo: str,
+    space: Mapping[str, Any],
+    fixed: Mapping[str, Any],
+    *,
+    space_key: str = "space",
+    fixed_key: str = "fixed",
+) -> None:
+    """Check a phase's searched and fixed hyperparameters against ``algo``'s declarations, at load.
+
+    Every name must be a declared hyperparameter of the algorithm (with a "did you
+    mean" hint); every fixed value, categorical choice and range end must have the
+    declared type and lie in the declared range; and every ordered pair of the
+    declarations (a minibatch within its batch) must hold for all values the search
+    can draw.
+
+    Args:
+        algo: ``ppo`` or ``ddqn``.
+        space: Name -> :class:`~cappuccino_ray.config.search.ParamSpec`.
+        fixed: Name -> value held constant.
+        space_key: The space's dotted key in that file (``space``, ``spaces.ppo``).
+        fixed_key: The fixed section's dotted key (``fixed``, ``fixed.ppo``).
+
+    Raises:
+        ConfigError: Naming the key and the fix (the config loader adds the file).
+    """
+    cls = PARAMS[algo]
+    declared = {f.name: f for f in fields(cls)}
+    for key, names in ((space_key, space), (fixed_key, fixed)):
+        for name in names:
+            if name not in declared:
+                raise ConfigError(
+                    f"{key}.{name} is not a {algo} hyperparameter{suggest(name, list(declared))}"
+                )
+    for name, value in fixed.items():
+        check_field(cls, name, value, source="", key=f"{fixed_key}.{name}")
+    for name, spec in space.items():
+        key = f"{space_key}.{name}"
+        wants_int = str(declared[name].type).startswith("int")
+        if spec.type != "categorical" and wants_int != (spec.type == "int"):
+            want = "int" if wants_int else "float"
+            raise ConfigError(
+                f"{key} is a {spec.type} range but {name} is declared {want}; write type: {want}"
+            )
+        for value in _drawable(spec, fixed, name, None):
+            check_field(cls, name, value, source="", key=f"{space_key}.{name}")
+    for a, b in cls.ORDERED:
+        high_a = max(_drawable(space.get(a), fixed, a, declared[a].default))
+        low_b = min(_drawable(space.get(b), fixed, b, declared[b].default))
+        if high_a > low_b:
+            raise ConfigError(
+                f"{a} can be drawn as {high_a}, above {b} {low_b} ({space_key}/{fixed_key}); "
+                f"every {a} must be <= every {b}: narrow one of the two"
+            )
 
 
 def parse_trial_config(
@@ -210,6 +325,5 @@ def parse_trial_config(
     run = {k: v for k, v in config.items() if k in RUN_KEYS}
     trial = from_mapping(TrialConfig, run, source=source)
     hyper = {k: v for k, v in config.items() if k not in RUN_KEYS}
-    params_cls: type[PPOParams] | type[DDQNParams] = PPOParams if trial.algo == "ppo" else DDQNParams
-    params = from_mapping(params_cls, hyper, source=f"{source} ({trial.algo} hyperparameters)")
+    params = from_mapping(PARAMS[trial.algo], hyper, source=f"{source} ({trial.algo} hyperparameters)")
     return trial, params

@@ -1,79 +1,37 @@
 """Environment configuration: capital, costs, holding limit, observation and actions.
 
-:class:`EnvSettings` is what the ``settings`` key of an ``env_config`` holds
-(``configs/env.yaml`` has the defaults). :class:`FeeSchedule` is a tiered
-maker/taker fee table such as ``configs/fees/coinbase_advanced.yaml``.
+:class:`EnvSettings` is the one object that says how ``CryptoTrading-v0``
+trades. ``configs/env.yaml`` holds its values (a test keeps the defaults here
+equal to that file); each phase file's ``env:`` section overrides keys of it
+(phase 1 flat fees, phase 2 the tier table and the rolling features), and
+:func:`load_env_settings` merges the two and validates the result once, when
+the command starts. The fee tiers live inside the settings
+(:class:`FeeSchedule`), not in a file the settings point to, so a checkpoint
+that stores its settings evaluates the same way anywhere.
+
+Days become bars in one place: :meth:`EnvSettings.max_hold_bars`.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cappuccino_ray.config._loader import bounds, from_mapping, load_yaml
 from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.intervals import days_to_bars
 
 __all__ = [
-    "DEFAULT_FEE_SCHEDULE",
+    "COINBASE_ADVANCED",
     "EnvSettings",
     "FeeSchedule",
     "FeeTier",
-    "load_fee_schedule",
-    "resolve_path",
+    "deep_merge",
+    "load_env_settings",
 ]
-
-#: The default tier table, relative to the project root (or the working directory).
-DEFAULT_FEE_SCHEDULE = "configs/fees/coinbase_advanced.yaml"
-
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class EnvSettings:
-    """Market mechanics, observation and action settings of ``CryptoTrading-v0``."""
-
-    initial_cash: float = field(default=100_000.0, metadata=bounds(gt=0.0))
-    """Starting capital in USD (all in cash)."""
-    slippage_bps: float = field(default=5.0, metadata=bounds(ge=0.0, lt=10_000.0))
-    """Fill price offset from the open, in basis points: buys pay up, sells receive less."""
-    fee_model: Literal["flat", "tiered"] = "flat"
-    """``flat``: one rate per side (phase 1); ``tiered``: the 30-day-volume table (phase 2)."""
-    flat_fee: float = field(default=0.006, metadata=bounds(ge=0.0, lt=0.5))
-    """Rate of the flat model for maker and taker fills (0.006 = 0.60 %, a new account)."""
-    fee_schedule: str = DEFAULT_FEE_SCHEDULE
-    """YAML tier table of the tiered model (relative paths: working directory, then project root)."""
-    fee_liquidity: Literal["maker", "taker"] = "maker"
-    """Which rate ordinary fills pay (maker: post-only limit orders). Forced sales always pay taker."""
-    fee_mode: Literal["static", "progressive"] = "static"
-    """``static``: the tier's rate; ``progressive``: interpolated towards the next tier's rate."""
-    starting_volume_30d: float = field(default=0.0, metadata=bounds(ge=0.0))
-    """Trailing 30-day USD volume the account has from elsewhere (0 = a new account)."""
-    max_hold_days: float = field(default=7.0, metadata=bounds(gt=0.0))
-    """Maximum holding time of a position; reaching it forces a sale at the next fill."""
-    min_order_usd: float = field(default=10.0, metadata=bounds(ge=0.0))
-    """Orders smaller than this many USD are skipped (forced sales excepted)."""
-    no_trade_band: float = field(default=0.0, metadata=bounds(ge=0.0, lt=1.0))
-    """Weight changes smaller than this are skipped (full closes and forced sales excepted)."""
-    lookback: int = field(default=1, metadata=bounds(ge=1, le=256))
-    """Bars of features per asset in the observation."""
-    rolling_features: bool = False
-    """Add the 4 rolling features per asset (phase 2 observation: 91 numbers for 7 assets)."""
-    action_mode: Literal["continuous", "discrete"] = "continuous"
-    """``continuous``: Box([-1, 1]^n) target weights (PPO); ``discrete``: n * levels actions (DQN)."""
-    discrete_levels: int = field(default=10, metadata=bounds(ge=3, le=1000))
-    """Levels per asset of the discrete action space; level 0 holds, the rest are weights."""
-    episode_bars: int = field(default=1024, metadata=bounds(ge=1))
-    """Steps of a training episode (evaluation runs a whole segment)."""
-    reward_scale: float = field(default=1.0, metadata=bounds(gt=0.0))
-    """Reward = reward_scale * log(V_t+1 / V_t)."""
-    obs_clip: float = field(default=10.0, metadata=bounds(gt=0.0))
-    """Features are clipped to [-obs_clip, obs_clip], the observation space's bounds."""
-
-    def validate(self) -> None:
-        """Consistency rules across keys."""
-        if self.fee_model == "tiered" and not self.fee_schedule:
-            raise ConfigError("fee_model is 'tiered' but fee_schedule is empty; name a tier table YAML")
 
 
 @dataclass(frozen=True)
@@ -88,51 +46,134 @@ class FeeTier:
     """Taker rate as a fraction."""
 
 
+#: Coinbase Advanced Trade spot tiers (trailing 30-day USD volume -> maker / taker).
+#: Exchanges change their schedules: check the exchange's current table before relying on results.
+_COINBASE_TIERS = (
+    FeeTier(0.0, 0.0060, 0.0120),
+    FeeTier(10_000.0, 0.0040, 0.0080),
+    FeeTier(25_000.0, 0.0025, 0.0050),
+    FeeTier(75_000.0, 0.00125, 0.0025),
+    FeeTier(250_000.0, 0.00075, 0.0015),
+    FeeTier(500_000.0, 0.0006, 0.00125),
+    FeeTier(1_000_000.0, 0.0005, 0.0010),
+    FeeTier(5_000_000.0, 0.0004, 0.00085),
+)
+
+
 @dataclass(frozen=True)
 class FeeSchedule:
     """A tiered fee table, lowest tier first."""
 
-    name: str = "custom"
+    name: str = "coinbase_advanced"
     """Name of the schedule, for reports."""
     window_days: float = field(default=30.0, metadata=bounds(gt=0.0))
     """Length of the trailing volume window in days."""
-    tiers: tuple[FeeTier, ...] = ()
+    tiers: tuple[FeeTier, ...] = _COINBASE_TIERS
     """Tiers in increasing ``min_volume_usd``; the first starts at 0."""
 
     def validate(self) -> None:
         """The tiers start at 0 and their thresholds strictly increase."""
         if not self.tiers:
-            raise ConfigError("tiers is empty; list at least one tier starting at min_volume_usd: 0")
+            raise ConfigError(
+                "fee_schedule.tiers is empty; list at least one tier starting at min_volume_usd: 0"
+            )
         if self.tiers[0].min_volume_usd != 0.0:
-            raise ConfigError("the first tier must have min_volume_usd: 0 so every volume has a tier")
+            raise ConfigError("the first fee tier must have min_volume_usd: 0 so every volume has a tier")
         for a, b in zip(self.tiers, self.tiers[1:], strict=False):
             if b.min_volume_usd <= a.min_volume_usd:
                 raise ConfigError(
-                    f"tier thresholds must strictly increase; {b.min_volume_usd} follows {a.min_volume_usd}"
+                    f"fee tier thresholds must strictly increase; "
+                    f"{b.min_volume_usd} follows {a.min_volume_usd}"
                 )
 
 
-def resolve_path(path: str) -> Path:
-    """Resolve a config path against the working directory, then the project root."""
-    p = Path(path)
-    if p.is_absolute() or p.exists():
-        return p
-    alt = _PROJECT_ROOT / p
-    return alt if alt.exists() else p
+#: The default schedule (Coinbase Advanced Trade spot).
+COINBASE_ADVANCED = FeeSchedule()
 
 
-def load_fee_schedule(path: str | Path = DEFAULT_FEE_SCHEDULE) -> FeeSchedule:
-    """Load and validate a tier table YAML.
+@dataclass(frozen=True)
+class EnvSettings:
+    """Market mechanics, observation and action settings of ``CryptoTrading-v0``."""
+
+    initial_cash: float = field(default=100_000.0, metadata=bounds(gt=0.0))
+    """Starting capital in USD (all in cash)."""
+    slippage_bps: float = field(default=5.0, metadata=bounds(ge=0.0, lt=10_000.0))
+    """Fill price offset from the open, in basis points: buys pay up, sells receive less."""
+    fee_model: Literal["flat", "tiered"] = "flat"
+    """``flat``: one rate per side (phase 1); ``tiered``: the 30-day-volume table (phase 2)."""
+    flat_fee: float = field(default=0.006, metadata=bounds(ge=0.0, lt=0.5))
+    """Rate of the flat model for maker and taker fills (0.006 = 0.60 %, a new account)."""
+    fee_schedule: FeeSchedule = COINBASE_ADVANCED
+    """The tier table of the tiered model, inline (its window also sets the flat model's volume window)."""
+    fee_liquidity: Literal["maker", "taker"] = "maker"
+    """Which rate ordinary fills pay (maker: post-only limit orders). Forced sales always pay taker."""
+    fee_mode: Literal["static", "progressive"] = "static"
+    """``static``: the tier's rate; ``progressive``: interpolated towards the next tier's rate."""
+    starting_volume_30d: float = field(default=0.0, metadata=bounds(ge=0.0))
+    """Trailing 30-day USD volume the account has from elsewhere (0 = a new account)."""
+    max_hold_days: float = field(default=7.0, metadata=bounds(gt=0.0))
+    """Maximum holding time of a position; reaching it forces a sale at the next fill."""
+    min_order_usd: float = field(default=10.0, metadata=bounds(ge=0.0))
+    """Orders smaller than this many USD are skipped (forced sales excepted)."""
+    no_trade_band: float = field(default=0.02, metadata=bounds(ge=0.0, lt=1.0))
+    """Weight changes smaller than this are skipped (full closes and forced sales excepted)."""
+    lookback: int = field(default=1, metadata=bounds(ge=1, le=256))
+    """Bars of features per asset in the observation (searched as a hyperparameter)."""
+    rolling_features: bool = False
+    """Add the 4 rolling features per asset (phase 2 observation: 91 numbers for 7 assets)."""
+    action_mode: Literal["continuous", "discrete"] = "continuous"
+    """``continuous``: Box([-1, 1]^n) target weights (PPO); ``discrete``: n * levels actions (DQN)."""
+    discrete_levels: int = field(default=10, metadata=bounds(ge=3, le=1000))
+    """Levels per asset of the discrete action space; level 0 holds, the rest are weights."""
+    episode_bars: int | None = field(default=None, metadata=bounds(ge=2))
+    """Steps of a training episode; ``None``: the holding limit in bars (evaluation runs a whole segment)."""
+    reward_scale: float = field(default=1.0, metadata=bounds(gt=0.0))
+    """Reward = reward_scale * log(V_t+1 / V_t)."""
+    obs_clip: float = field(default=10.0, metadata=bounds(gt=0.0))
+    """Features are clipped to [-obs_clip, obs_clip], the observation space's bounds."""
+
+    def max_hold_bars(self, interval: str) -> int:
+        """The holding limit in bars of ``interval`` (the one place days become bars)."""
+        return days_to_bars(self.max_hold_days, interval)
+
+    def window_bars(self, interval: str) -> int:
+        """The trailing fee-volume window in bars of ``interval``."""
+        return days_to_bars(self.fee_schedule.window_days, interval)
+
+    def episode_length(self, interval: str) -> int:
+        """Steps of a training episode at ``interval`` (``episode_bars`` or the holding limit)."""
+        return self.episode_bars if self.episode_bars is not None else self.max_hold_bars(interval)
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` on top, nested mappings merged key by key (inputs untouched)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_env_settings(
+    config_dir: str | Path, overrides: Mapping[str, Any] | None = None, *, source: str = ""
+) -> EnvSettings:
+    """``<config_dir>/env.yaml`` with ``overrides`` (a phase file's ``env:`` section) on top, validated.
 
     Args:
-        path: The YAML file; a relative path is tried against the working
-            directory, then the project root.
+        config_dir: Folder holding ``env.yaml``.
+        overrides: Keys replacing the file's (nested ``fee_schedule`` keys merge).
+        source: Where the overrides come from, for messages (e.g. ``configs/phase2.yaml``).
 
     Returns:
-        The validated schedule.
+        The validated settings.
 
     Raises:
-        ConfigError: If the file is missing or a tier is malformed.
+        ConfigError: On a missing file, an unknown key, a wrong type or an out-of-range value;
+            the message names the file and the key.
     """
-    p = resolve_path(str(path))
-    return from_mapping(FeeSchedule, load_yaml(p), source=str(p))
+    path = Path(config_dir) / "env.yaml"
+    data = deep_merge(load_yaml(path), overrides or {})
+    where = f"{path} + {source} env:" if overrides else str(path)
+    return from_mapping(EnvSettings, data, source=where)

@@ -15,6 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cappuccino_ray.config._loader import bounds
+from cappuccino_ray.cron import CronExpr
 from cappuccino_ray.errors import ConfigError
 
 __all__ = ["WEEKDAYS", "DeployConfig", "GateConfig", "NotifyConfig", "ScheduleConfig"]
@@ -86,8 +87,6 @@ class ScheduleConfig:
                 f"timezone is {self.timezone!r}: not a known IANA zone; use e.g. 'UTC' or 'Europe/Berlin'"
             ) from exc
         if self.schedule == "cron":
-            from cappuccino_ray.ops.schedule import CronExpr
-
             CronExpr.parse(self.cron)
 
     @property

@@ -2,18 +2,23 @@
 
 Ranges live in ``configs/phase1.yaml`` and ``configs/phase2.yaml``; ``configs/mini.yaml``
 holds overrides (per phase) for the small end-to-end run. Every space entry is a
-:class:`ParamSpec`; the searcher turns them into Optuna distributions.
+:class:`ParamSpec`; the searcher turns them into Optuna distributions. Each
+phase's ``env:`` section overrides ``configs/env.yaml``, and the merged
+:class:`~cappuccino_ray.config.env.EnvSettings` is the phase's ``env``. Spaces and
+``fixed:`` keys are checked against the algorithm's declared hyperparameters
+(:func:`~cappuccino_ray.config.agents.check_space`) when the file loads.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping, load_yaml
+from cappuccino_ray.config.agents import check_space
+from cappuccino_ray.config.env import EnvSettings, deep_merge, load_env_settings
 from cappuccino_ray.config.tracking import TrackingConfig
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
@@ -121,6 +126,8 @@ class Phase1Config:
     """Algorithm used in phase 1."""
     seed: int = field(default=0, metadata=bounds(ge=0))
     """Base seed of the samplers and trials."""
+    env: EnvSettings = field(default_factory=EnvSettings)
+    """``configs/env.yaml`` with this file's ``env:`` on top (each combination sets ``max_hold_days``)."""
     budget: TrialBudget = field(default_factory=TrialBudget)
     """Training length and CPCV splits of a trial."""
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
@@ -145,6 +152,7 @@ class Phase1Config:
         if not self.space:
             raise ConfigError("space is empty; list the searched hyperparameters (see configs/phase1.yaml)")
         _check_overlap(self.fixed, self.space, "fixed", "space")
+        check_space(self.algo, self.space, self.fixed)
 
     @property
     def n_trials(self) -> int:
@@ -168,6 +176,8 @@ class Phase2Config:
     """Evaluate phase 1's best hyperparameters first (``points_to_evaluate``)."""
     pbo_partitions: int = field(default=8, metadata=bounds(ge=2))
     """Partitions of the CSCV used for the probability of backtest overfitting (even)."""
+    env: EnvSettings = field(default_factory=EnvSettings)
+    """``configs/env.yaml`` with this file's ``env:`` on top (``max_hold_days`` comes from phase 1)."""
     budget: TrialBudget = field(default_factory=TrialBudget)
     """Training length and CPCV splits of a trial."""
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
@@ -193,6 +203,11 @@ class Phase2Config:
         for key in (*self.spaces, *self.fixed):
             if key not in ("ppo", "ddqn"):
                 raise ConfigError(f"unknown algorithm {key!r} in spaces/fixed; use ppo or ddqn")
+        for algo in self.algos:
+            fixed = self.fixed.get(algo, {})
+            if not isinstance(fixed, Mapping):
+                raise ConfigError(f"fixed.{algo} must be a mapping of hyperparameter: value")
+            check_space(algo, self.spaces[algo], fixed, space_key=f"spaces.{algo}", fixed_key=f"fixed.{algo}")
         if self.pbo_partitions % 2:
             raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
 
@@ -229,20 +244,13 @@ def _check_overlap(fixed: Mapping[str, Any], space: Mapping[str, Any], a: str, b
         raise ConfigError(f"{', '.join(both)} appear in both {a} and {b}; keep each in one place")
 
 
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def load_search_configs(
     config_dir: str | Path = "configs", *, mini: bool = False
 ) -> tuple[Phase1Config, Phase2Config]:
     """Load ``phase1.yaml`` and ``phase2.yaml`` from ``config_dir``, with ``mini.yaml`` on top if asked.
+
+    ``env.yaml`` is read once; each phase's ``env:`` section is merged onto it and the
+    result validated as that phase's :class:`~cappuccino_ray.config.env.EnvSettings`.
 
     Args:
         config_dir: Folder holding the YAML files.
@@ -263,10 +271,15 @@ def load_search_configs(
         unknown = set(extra) - {"phase1", "phase2"}
         if unknown:
             raise ConfigError(f"{root / 'mini.yaml'}: unknown sections {sorted(unknown)}; use phase1, phase2")
-        p1 = _deep_merge(p1, extra.get("phase1") or {})
-        p2 = _deep_merge(p2, extra.get("phase2") or {})
+        p1 = deep_merge(p1, extra.get("phase1") or {})
+        p2 = deep_merge(p2, extra.get("phase2") or {})
         source1 += " + mini.yaml"
         source2 += " + mini.yaml"
+    for doc, source in ((p1, source1), (p2, source2)):
+        section = doc.get("env") or {}
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{source}: env must be a mapping of env.yaml keys to override")
+        doc["env"] = load_env_settings(root, section, source=source)
     return (
         from_mapping(Phase1Config, p1, source=source1),
         from_mapping(Phase2Config, p2, source=source2),

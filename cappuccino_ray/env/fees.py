@@ -13,7 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from cappuccino_ray.config.env import EnvSettings, FeeSchedule, load_fee_schedule
+from cappuccino_ray.config.env import EnvSettings, FeeSchedule
 from cappuccino_ray.errors import ConfigError
 
 __all__ = ["FeeModel", "FeeRates", "FlatFees", "TieredFees", "build_fee_model"]
@@ -128,8 +128,7 @@ class TieredFees:
 
 
 def build_fee_model(settings: EnvSettings) -> FeeModel:
-    """The fee model the settings describe (loading the tier table if tiered)."""
+    """The fee model the settings describe (the tier table is the settings' own ``fee_schedule``)."""
     if settings.fee_model == "flat":
         return FlatFees(settings.flat_fee, settings.flat_fee, liquidity=settings.fee_liquidity)
-    schedule = load_fee_schedule(settings.fee_schedule)
-    return TieredFees(schedule, liquidity=settings.fee_liquidity, mode=settings.fee_mode)
+    return TieredFees(settings.fee_schedule, liquidity=settings.fee_liquidity, mode=settings.fee_mode)

@@ -13,8 +13,9 @@ Keys (unknown keys are a :class:`~cappuccino_ray.errors.ConfigError`):
   plus ``lookback - 1``; ranges shorter than 2 bars after trimming are dropped.
 - ``mode``: ``"train"`` (random starts, ``episode_bars`` steps) or ``"eval"``
   (one segment, start to end, deterministic).
-- ``settings``: a dict of :class:`~cappuccino_ray.config.env.EnvSettings`
-  fields (or an ``EnvSettings``).
+- ``settings``: an :class:`~cappuccino_ray.config.env.EnvSettings` (what a
+  trial passes: the one object loaded from ``configs/env.yaml``), or a dict of
+  its fields (what RLlib's copies and old callers pass); absent: the defaults.
 - ``info``: ``True`` (default) returns the info dict of every step and reset;
   ``False`` returns ``{}`` and skips what only feeds it (the benchmark), for
   training, where nothing reads it.
@@ -30,13 +31,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cappuccino_ray.config._loader import from_mapping
-from cappuccino_ray.config.env import EnvSettings, FeeSchedule
+from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.env.core import CoreParams
-from cappuccino_ray.env.fees import FeeModel, TieredFees, build_fee_model
+from cappuccino_ray.env.fees import FeeModel, build_fee_model
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.features import BASE_FEATURES, ROLLING_FEATURES, compute_features
-from cappuccino_ray.intervals import days_to_bars
 
 __all__ = ["ENV_CONFIG_KEYS", "EnvSetup", "Observer", "build_setup"]
 
@@ -62,11 +62,14 @@ class EnvSetup:
     params: CoreParams
     info: bool = True
     segment_cdf: np.ndarray = field(init=False, repr=False)
+    episode_bars: int = field(init=False)
+    """Steps of a training episode (the settings' ``episode_length`` at the market's interval)."""
 
     def __post_init__(self) -> None:
-        """Precompute the segments' cumulative sampling probabilities (proportional to length)."""
+        """Precompute the segments' sampling probabilities (proportional to length) and the episode length."""
         lengths = np.array([b - a for a, b in self.segments], dtype=np.float64)
         object.__setattr__(self, "segment_cdf", np.cumsum(lengths) / lengths.sum())
+        object.__setattr__(self, "episode_bars", self.settings.episode_length(self.market.interval))
 
     @property
     def n_features(self) -> int:
@@ -87,7 +90,7 @@ class EnvSetup:
             return a, b - 1
         k = min(int(np.searchsorted(self.segment_cdf, rng.random(), side="right")), len(segments) - 1)
         a, b = segments[k]
-        steps = min(self.settings.episode_bars, b - a - 1)
+        steps = min(self.episode_bars, b - a - 1)
         start = int(rng.integers(a, b - steps))
         return start, start + steps
 
@@ -127,15 +130,13 @@ def build_setup(env_config: Mapping[str, Any] | None) -> EnvSetup:
     if mode == "eval" and len(segments) != 1:
         raise ConfigError(f"eval mode runs one segment; got {len(segments)}: build one env per segment")
     fee_model = build_fee_model(settings)
-    # Flat fees have no tier table; their trailing-volume window is the default schedule's.
-    schedule = fee_model.schedule if isinstance(fee_model, TieredFees) else FeeSchedule()
     params = CoreParams(
         initial_cash=settings.initial_cash,
         slippage=settings.slippage_bps / 10_000.0,
         min_order_usd=settings.min_order_usd,
         no_trade_band=settings.no_trade_band,
-        max_hold_bars=days_to_bars(settings.max_hold_days, market.interval),
-        window_bars=days_to_bars(schedule.window_days, market.interval),
+        max_hold_bars=settings.max_hold_bars(market.interval),
+        window_bars=settings.window_bars(market.interval),
         starting_volume=settings.starting_volume_30d,
         reward_scale=settings.reward_scale,
     )

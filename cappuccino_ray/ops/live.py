@@ -70,7 +70,7 @@ class DeployedModel:
             raise DeployError(f"candles are for {market.symbols}; this model trades {tuple(spec.symbols)}")
         if market.interval != spec.interval:
             raise DeployError(f"candles are {market.interval}; this model was trained on {spec.interval}")
-        setup = build_setup({"market": market, "settings": dict(spec.env_settings), "mode": "eval"})
+        setup = build_setup({"market": market, "settings": spec.env_settings, "mode": "eval"})
         n = market.n_assets
         w = np.zeros(n) if holdings is None else np.asarray(holdings, dtype=np.float64)
         a = np.zeros(n) if ages is None else np.asarray(ages, dtype=np.float64)

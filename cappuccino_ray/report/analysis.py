@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cappuccino_ray.intervals import INTERVALS
+from cappuccino_ray.ranking import best_of, finite_or_none
 from cappuccino_ray.report.queries import TrialRecord
-from cappuccino_ray.search.ranking import best_of, finite_or_none
 
 __all__ = [
     "MIN_TRIALS_FOR_IMPORTANCE",
@@ -37,7 +37,7 @@ MIN_TRIALS_FOR_IMPORTANCE = 4
 class HeatmapCell:
     """One phase-1 combination: its best trial's objective and how many trials it ran.
 
-    The best trial is the search's (:func:`cappuccino_ray.search.ranking.best_of`):
+    The best trial is the search's (:func:`cappuccino_ray.ranking.best_of`):
     the highest objective among the trials scored on the most CPCV splits.
     """
 

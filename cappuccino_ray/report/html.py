@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.atomic import write_bytes_atomic
+from cappuccino_ray.ranking import finite_or_none
 from cappuccino_ray.report import plots
 from cappuccino_ray.report.analysis import (
     cells_from_json,
@@ -42,7 +43,6 @@ from cappuccino_ray.run_files import (
     PHASE2_COMPARISON_FILE,
     TRAINING_REPORT_FILE,
 )
-from cappuccino_ray.search.ranking import finite_or_none
 
 __all__ = ["Section", "build_sections", "render_html", "write_report"]
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from cappuccino_ray.ranking import rank_key
 from cappuccino_ray.report.analysis import HeatmapCell
 from cappuccino_ray.report.artifacts import HoldoutSeries
-from cappuccino_ray.search.ranking import rank_key
 
 __all__ = [
     "TITLES",
@@ -68,7 +68,7 @@ def _winner(cells: Sequence[HeatmapCell]) -> HeatmapCell | None:
 def plot_heatmap(cells: Sequence[HeatmapCell]) -> Figure:
     """Holding time (rows) x interval (columns), colour = best objective, text = objective and trials.
 
-    The star marks the search's winner (:func:`cappuccino_ray.search.ranking.best_of`),
+    The star marks the search's winner (:func:`cappuccino_ray.ranking.best_of`),
     which need not be the highest number when some cells' best trials were stopped early.
     """
     days = sorted({c.holding_days for c in cells})

@@ -6,7 +6,7 @@ out) is a folder holding ``experiment_state-*.json``. Trials are read with
 ``tune.ExperimentAnalysis``, which needs no running Ray. A trial's score is
 its *last* reported ``objective`` (Tune's ``scope="last"``), the mean over the
 CPCV splits it finished; ``splits_done`` says how many. The best trial is picked
-by the search's own rule (:mod:`cappuccino_ray.search.ranking`): trials scored on
+by the search's own rule (:mod:`cappuccino_ray.ranking`): trials scored on
 the most splits first, then the highest objective.
 """
 
@@ -24,6 +24,7 @@ from typing import Any
 
 from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.ranking import best_of, finite_or_none, holding_days, ranked
 from cappuccino_ray.run_files import (
     PHASE1_ALL_RESULTS_FILE,
     PHASE1_DIR,
@@ -34,7 +35,6 @@ from cappuccino_ray.run_files import (
     TRAINING_REPORT_FILE,
     read_json,
 )
-from cappuccino_ray.search.ranking import best_of, finite_or_none, ranked
 
 __all__ = [
     "SEARCH_KEYS",
@@ -68,7 +68,7 @@ class TrialRecord:
         status: ``TERMINATED``, ``ERROR``, ``RUNNING``, ``PENDING`` or ``PAUSED``.
         algo: ``config["algo"]`` (``""`` when absent).
         interval: ``config["interval"]`` (``""`` when absent).
-        max_hold_days: ``config["max_hold_days"]``, the holding limit in days.
+        max_hold_days: ``config["env"]["max_hold_days"]``, the holding limit in days.
         phase: 1 or 2 from ``config["phase"]`` (``None`` when absent).
         objective: Last reported objective; ``None`` if it never reported.
         splits_done: CPCV splits the trial was scored on.
@@ -254,7 +254,7 @@ def _record(experiment: str, trial: Any) -> TrialRecord:
     last = dict(trial.last_result or {})
     path = Path(trial.path)
     start = (finite_or_none(last.get("timestamp")) or 0.0) - (finite_or_none(last.get("time_total_s")) or 0.0)
-    hold = finite_or_none(config.get("max_hold_days"))
+    hold = holding_days(config)
     return TrialRecord(
         experiment=experiment,
         trial_id=str(trial.trial_id),

@@ -10,11 +10,11 @@ bars have warmed-up features without the agent ever having trained on a hold-out
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.data.market import MarketData
+from cappuccino_ray.documents import Phase2Comparison
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.search.markets import iso_time
 
@@ -22,12 +22,12 @@ __all__ = ["evaluate_holdout"]
 
 
 def evaluate_holdout(
-    winner: Mapping[str, Any], market: MarketData, holdout_row: int, *, series_path: Path | None = None
+    winner: Phase2Comparison, market: MarketData, holdout_row: int, *, series_path: Path | None = None
 ) -> dict[str, Any]:
     """Evaluate the phase-2 winner on ``market[holdout_row:]``.
 
     Args:
-        winner: The phase-2 comparison document (``checkpoint_path`` of the winner).
+        winner: Phase 2's comparison (its winner's ``checkpoint_path``).
         market: The whole market at the winner's interval.
         holdout_row: First hold-out row of ``market``.
         series_path: Where to save the per-bar series (equity, fees, weights...) for the report.
@@ -43,7 +43,7 @@ def evaluate_holdout(
     from cappuccino_ray.features import compute_features
     from cappuccino_ray.validation import evaluate_policy
 
-    path = winner.get("checkpoint_path")
+    path = winner.checkpoint_path
     if not path:
         raise TrainingError("the phase-2 winner has no checkpoint; check the phase-2 trial logs")
     agent = load_agent(path)
@@ -55,7 +55,7 @@ def evaluate_holdout(
         "features": features,
         "segments": [(holdout_row, market.n_bars)],
         "mode": "eval",
-        "settings": dict(spec.env_settings),
+        "settings": spec.env_settings,
     }
     result = evaluate_policy(agent.act, env_config)
     if series_path is not None:

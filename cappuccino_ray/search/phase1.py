@@ -9,15 +9,19 @@ trial trains on data resampled to its interval. The job writes
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase1Config
+from cappuccino_ray.documents import Phase1Winner, read_typed
 from cappuccino_ray.errors import ConfigError, TrainingError
-from cappuccino_ray.run_files import PHASE1_ALL_RESULTS_FILE, PHASE1_DIR, PHASE1_WINNER_FILE, read_document
+from cappuccino_ray.ranking import holding_days
+from cappuccino_ray.run_files import PHASE1_ALL_RESULTS_FILE, PHASE1_DIR, PHASE1_WINNER_FILE
 from cappuccino_ray.search.results import (
     TrialRow,
     best_per_combo,
@@ -47,8 +51,16 @@ def default_trainable() -> Callable[..., Any]:
 
 
 def phase1_combos(cfg: Phase1Config) -> list[dict[str, Any]]:
-    """The grid, holding time major: ``[{"max_hold_days": 3, "interval": "5m"}, ...]``."""
-    return [{"max_hold_days": d, "interval": i} for d in cfg.holding_days for i in cfg.intervals]
+    """The grid, holding time major: each combination's interval and env settings.
+
+    A combination's holding time is its ``env``'s ``max_hold_days``: the phase's
+    settings with that one key replaced, serialised once here for every trial of it.
+    """
+    return [
+        {"interval": i, "env": to_dict(dataclasses.replace(cfg.env, max_hold_days=float(d)))}
+        for d in cfg.holding_days
+        for i in cfg.intervals
+    ]
 
 
 def phase1_base_config(cfg: Phase1Config) -> dict[str, Any]:
@@ -76,7 +88,7 @@ def run_phase1(
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
-) -> dict[str, Any]:
+) -> Phase1Winner:
     """Run (or resume) phase 1 and write its result files.
 
     Args:
@@ -89,7 +101,7 @@ def run_phase1(
         trainable: The Tune trainable; the project's CPCV trainable by default.
 
     Returns:
-        The content of ``phase1_winner.json``.
+        The winner (``phase1_winner.json``).
     """
     from cappuccino_ray.search.runner import JobSpec, run_tune_job
     from cappuccino_ray.search.searcher import ComboSearcher
@@ -120,7 +132,7 @@ def run_phase1(
     return summarise_phase1(spec.path, expected_trials=cfg.n_trials)
 
 
-def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = None) -> dict[str, Any]:
+def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = None) -> Phase1Winner:
     """Read the phase-1 experiment and write ``phase1_winner.json`` and ``phase1_all_results.json``.
 
     ``phase1_all_results.json`` lists each combination's best trial, best first,
@@ -131,20 +143,20 @@ def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = Non
         expected_trials: Trials planned (recorded for the report).
 
     Returns:
-        The winner document.
+        The winner.
     """
     rows = rows_from_experiment(experiment_path)
     winner = _winner_doc(rows, experiment_path, expected_trials)
-    counts = winner["trial_counts"]
+    counts = winner.trial_counts
     every = [{**r.summary(), "n_trials": counts[r.combination]["total"]} for r in best_per_combo(rows)]
     write_json_atomic(Path(experiment_path) / PHASE1_ALL_RESULTS_FILE, every)
-    write_json_atomic(Path(experiment_path) / PHASE1_WINNER_FILE, winner)
+    write_json_atomic(Path(experiment_path) / PHASE1_WINNER_FILE, winner.to_json())
     return winner
 
 
 def phase1_winner_from_experiment(
     experiment_path: Path, *, expected_trials: int | None = None
-) -> dict[str, Any]:
+) -> Phase1Winner:
     """The winner document of a phase-1 Tune experiment, queried with ``tune.ExperimentAnalysis``.
 
     Args:
@@ -157,33 +169,33 @@ def phase1_winner_from_experiment(
     return _winner_doc(rows_from_experiment(experiment_path), experiment_path, expected_trials)
 
 
-def _winner_doc(
-    rows: Sequence[TrialRow], experiment_path: Path, expected_trials: int | None
-) -> dict[str, Any]:
+def _winner_doc(rows: Sequence[TrialRow], experiment_path: Path, expected_trials: int | None) -> Phase1Winner:
     best = best_row(rows)
     summary = best.summary()
-    return {
-        "phase": 1,
-        "holding_days": best.config.get("max_hold_days"),
-        "interval": best.config.get("interval"),
-        "algo": best.config.get("algo"),
-        "trial_id": best.trial_id,
-        "objective": summary["objective"],
-        "bot_sharpe": summary["bot_sharpe"],
-        "bh_sharpe": summary["bh_sharpe"],
-        "splits_done": best.splits_done,
-        "hyperparameters": best.hyperparameters,
-        "config": best.config,
-        "checkpoint_path": best.checkpoint_path,
-        "trial_counts": trial_counts(rows),
-        "n_trials": len(rows),
-        "n_trials_planned": expected_trials,
-        "experiment_path": str(experiment_path),
-        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    days = holding_days(best.config)
+    if days is None:
+        raise TrainingError(f"{experiment_path}: the best trial's config has no env.max_hold_days")
+    return Phase1Winner(
+        holding_days=days,
+        interval=str(best.config.get("interval")),
+        algo=str(best.config.get("algo")),
+        trial_id=best.trial_id,
+        objective=summary["objective"],
+        bot_sharpe=summary["bot_sharpe"],
+        bh_sharpe=summary["bh_sharpe"],
+        splits_done=best.splits_done,
+        hyperparameters=best.hyperparameters,
+        config=best.config,
+        checkpoint_path=best.checkpoint_path,
+        trial_counts=trial_counts(rows),
+        n_trials=len(rows),
+        n_trials_planned=expected_trials,
+        experiment_path=str(experiment_path),
+        written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
 
 
-def load_phase1_winner(path: str | Path) -> dict[str, Any]:
+def load_phase1_winner(path: str | Path) -> Phase1Winner:
     """Phase 1's winner from ``phase1_winner.json``, a folder holding it, or a phase-1 experiment folder.
 
     Args:
@@ -197,7 +209,7 @@ def load_phase1_winner(path: str | Path) -> dict[str, Any]:
     candidates = [p] if p.is_file() else [p / PHASE1_WINNER_FILE, p / PHASE1_DIR / PHASE1_WINNER_FILE]
     for c in candidates:
         if c.is_file():
-            return read_document(c, PHASE1_WINNER_FILE, ("holding_days", "interval", "hyperparameters"))
+            return read_typed(Phase1Winner, c)
     if p.is_dir():
         for exp in (p, p / PHASE1_DIR):
             if any(exp.glob("experiment_state*.json")):

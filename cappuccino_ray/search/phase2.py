@@ -18,6 +18,7 @@ different network and update rule, so it starts from its own space.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -27,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase2Config
+from cappuccino_ray.documents import DeflatedSharpe, Pbo, Phase1Winner, Phase2Comparison, read_typed
 from cappuccino_ray.errors import CappuccinoError, ConfigError
-from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE, read_document
+from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE
 from cappuccino_ray.search.results import (
     TrialRow,
     best_row,
@@ -46,14 +49,11 @@ __all__ = [
     "summarise_phase2",
 ]
 
-#: Keys the pipeline reads from ``phase2_comparison.json`` after phase 2.
-_COMPARISON_KEYS = ("winner_algorithm", "holding_days", "interval", "checkpoint_path", "objective")
 
-
-def phase2_combos(cfg: Phase2Config, phase1_winner: Mapping[str, Any]) -> list[dict[str, Any]]:
+def phase2_combos(cfg: Phase2Config, phase1_winner: Phase1Winner) -> list[dict[str, Any]]:
     """One combination per algorithm: its fixed keys and, for PPO, the warm-start checkpoint."""
-    ckpt = phase1_winner.get("checkpoint_path")
-    can_warm = cfg.warm_start and bool(ckpt) and phase1_winner.get("algo", "ppo") == "ppo"
+    ckpt = phase1_winner.checkpoint_path
+    can_warm = cfg.warm_start and bool(ckpt) and phase1_winner.algo == "ppo"
     return [
         {
             "algo": algo,
@@ -66,7 +66,7 @@ def phase2_combos(cfg: Phase2Config, phase1_winner: Mapping[str, Any]) -> list[d
 
 def run_phase2(
     cfg: Phase2Config,
-    phase1_winner: Mapping[str, Any],
+    phase1_winner: Phase1Winner,
     markets: Mapping[str, Any],
     *,
     storage_path: Path,
@@ -74,12 +74,12 @@ def run_phase2(
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
-) -> dict[str, Any]:
+) -> Phase2Comparison:
     """Run (or resume) phase 2 and write ``phase2_comparison.json``.
 
     Args:
         cfg: Phase-2 settings.
-        phase1_winner: Phase 1's winner document (see ``load_phase1_winner``).
+        phase1_winner: Phase 1's winner (see ``load_phase1_winner``).
         markets: Interval -> search-period ``MarketData``; must hold the winner's interval.
         storage_path: Absolute folder of the experiment folder.
         name: Experiment folder name.
@@ -88,19 +88,19 @@ def run_phase2(
         trainable: The Tune trainable; the project's CPCV trainable by default.
 
     Returns:
-        The content of ``phase2_comparison.json``.
+        The comparison (``phase2_comparison.json``).
     """
     from cappuccino_ray.search.phase1 import default_trainable
     from cappuccino_ray.search.runner import JobSpec, run_tune_job
     from cappuccino_ray.search.searcher import ComboSearcher
 
-    interval = str(phase1_winner["interval"])
+    interval = phase1_winner.interval
     if interval not in markets:
         raise ConfigError(f"no market data for phase 1's winning interval {interval}")
     combos = phase2_combos(cfg, phase1_winner)
     seeds: list[list[Mapping[str, Any]]] = [[] for _ in combos]
     if cfg.seed_with_phase1_best and "ppo" in cfg.algos:
-        seeds[list(cfg.algos).index("ppo")] = [dict(phase1_winner.get("hyperparameters") or {})]
+        seeds[list(cfg.algos).index("ppo")] = [dict(phase1_winner.hyperparameters)]
     searcher = ComboSearcher(
         combos,
         [cfg.spaces[a] for a in cfg.algos],
@@ -109,7 +109,8 @@ def run_phase2(
         base_config={
             "phase": 2,
             "interval": interval,
-            "max_hold_days": phase1_winner["holding_days"],
+            # The phase's settings with phase 1's holding limit, serialised once for every trial.
+            "env": to_dict(dataclasses.replace(cfg.env, max_hold_days=phase1_winner.holding_days)),
             "train_steps": cfg.budget.train_steps,
             "n_groups": cfg.budget.n_groups,
             "n_test_groups": cfg.budget.n_test_groups,
@@ -122,7 +123,7 @@ def run_phase2(
     spec = JobSpec(
         storage_path=storage_path,
         name=name,
-        title=f"phase 2 ({' vs '.join(cfg.algos)}, {phase1_winner['holding_days']}d/{interval})",
+        title=f"phase 2 ({' vs '.join(cfg.algos)}, {phase1_winner.holding_days:g}d/{interval})",
         resources=cfg.resources,
         asha=cfg.asha,
         max_t=cfg.budget.max_splits,
@@ -153,7 +154,7 @@ def _returns_matrix(
 
 def overfitting_stats(
     rows: Sequence[TrialRow], winner: TrialRow, n_partitions: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Pbo, DeflatedSharpe]:
     """The phase's PBO over its trials' test returns and the winner's deflated Sharpe ratio.
 
     PBO: CSCV over the ``(bars, trials)`` matrix of per-bar test returns.
@@ -166,7 +167,7 @@ def overfitting_stats(
         n_partitions: CSCV partitions (even).
 
     Returns:
-        ``(pbo, deflated_sharpe)`` documents; ``value`` is ``None`` with a ``reason`` if not computable.
+        ``(pbo, deflated_sharpe)``; ``value`` is ``None`` with a ``reason`` if not computable.
     """
     from cappuccino_ray.validation import (
         deflated_sharpe_ratio,
@@ -206,21 +207,21 @@ def overfitting_stats(
             n_trials=len(rows),
             n_obs=st.n_obs,
         )
-    return pbo, dsr
+    return Pbo.from_json(pbo, source="pbo"), DeflatedSharpe.from_json(dsr, source="deflated_sharpe")
 
 
 def summarise_phase2(
-    experiment_path: Path, cfg: Phase2Config, phase1_winner: Mapping[str, Any]
-) -> dict[str, Any]:
+    experiment_path: Path, cfg: Phase2Config, phase1_winner: Phase1Winner
+) -> Phase2Comparison:
     """Read the phase-2 experiment and write ``phase2_comparison.json``.
 
     Args:
         experiment_path: The phase-2 Tune experiment folder.
         cfg: Phase-2 settings (for the PBO partitions and the planned counts).
-        phase1_winner: Phase 1's winner document.
+        phase1_winner: Phase 1's winner.
 
     Returns:
-        The comparison document.
+        The comparison.
     """
     rows = rows_from_experiment(experiment_path)
     winner = best_row(rows)
@@ -233,36 +234,35 @@ def summarise_phase2(
         per_algo[algo] = entry
     pbo, dsr = overfitting_stats(rows, winner, cfg.pbo_partitions)
     summary = winner.summary()
-    doc = {
-        "phase": 2,
-        "winner_algorithm": winner.config.get("algo"),
-        "holding_days": phase1_winner["holding_days"],
-        "interval": phase1_winner["interval"],
-        "winner": summary,
-        "objective": summary["objective"],
-        "bot_sharpe": summary["bot_sharpe"],
-        "bh_sharpe": summary["bh_sharpe"],
-        "checkpoint_path": winner.checkpoint_path,
-        "config": winner.config,
-        "algorithms": per_algo,
-        "trial_counts": trial_counts(rows),
-        "n_trials": len(rows),
-        "n_trials_planned": cfg.n_trials,
-        "pbo": pbo,
-        "deflated_sharpe": dsr,
-        "phase1_checkpoint": phase1_winner.get("checkpoint_path"),
-        "experiment_path": str(experiment_path),
-        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc)
+    doc = Phase2Comparison(
+        winner_algorithm=str(winner.config.get("algo")),
+        holding_days=phase1_winner.holding_days,
+        interval=phase1_winner.interval,
+        winner=summary,
+        objective=summary["objective"],
+        bot_sharpe=summary["bot_sharpe"],
+        bh_sharpe=summary["bh_sharpe"],
+        checkpoint_path=winner.checkpoint_path,
+        config=winner.config,
+        algorithms=per_algo,
+        trial_counts=trial_counts(rows),
+        n_trials=len(rows),
+        n_trials_planned=cfg.n_trials,
+        pbo=pbo,
+        deflated_sharpe=dsr,
+        phase1_checkpoint=phase1_winner.checkpoint_path,
+        experiment_path=str(experiment_path),
+        written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc.to_json())
     return doc
 
 
-def load_phase2_comparison(path: str | Path) -> dict[str, Any]:
-    """Phase 2's comparison from ``phase2_comparison.json``, checked for the keys the pipeline reads.
+def load_phase2_comparison(path: str | Path) -> Phase2Comparison:
+    """Phase 2's comparison from ``phase2_comparison.json``, checked key by key.
 
     Raises:
-        ConfigError: If the file is absent or misses a key.
+        ConfigError: If the file is absent or a key is missing, unknown or of the wrong type.
         DataError: If it is not valid JSON.
     """
-    return read_document(path, PHASE2_COMPARISON_FILE, _COMPARISON_KEYS)
+    return read_typed(Phase2Comparison, path)

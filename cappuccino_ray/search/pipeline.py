@@ -129,7 +129,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     mode = "mini" if opts.mini else "full"
     base = load_base_market(opts.data, opts.config_dir)
     winner1 = load_phase1_winner(opts.phase1_results) if opts.phase1_results and opts.phase2_only else None
-    intervals = [str(winner1["interval"])] if winner1 else list(p1.intervals)
+    intervals = [winner1.interval] if winner1 else list(p1.intervals)
     data = split_markets(base, intervals, opts.run.holdout_fraction)
     config_doc = {
         "phase1": to_dict(p1),
@@ -167,8 +167,9 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
                 trainable=trainable,
             )
         durations["phase1"] = time.monotonic() - t
+    assert winner1 is not None  # read above or run just now
     if opts.phase1_only:
-        return winner1
+        return winner1.to_json()
 
     t = time.monotonic()
     done2 = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
@@ -188,14 +189,14 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     durations["phase2"] = time.monotonic() - t
 
     t = time.monotonic()
-    iv = str(winner1["interval"])
+    iv = winner1.interval
     holdout = evaluate_holdout(
         comparison, data.full[iv], data.holdout_rows[iv], series_path=run_dir / HOLDOUT_SERIES_FILE
     )
     durations["holdout"] = time.monotonic() - t
     finished = _now()
-    n1 = int(winner1.get("n_trials") or 0) if not opts.phase2_only else 0
-    n2 = int(comparison.get("n_trials") or 0)
+    n1 = winner1.n_trials if not opts.phase2_only else 0
+    n2 = comparison.n_trials
     report = {
         "status": "completed",
         "run_id": run_dir.name,
@@ -204,25 +205,25 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 3),
-        "phase1": {**winner1, "duration_s": durations.get("phase1")},
-        "phase2": {**comparison, "duration_s": durations["phase2"]},
+        "phase1": {**winner1.to_json(), "duration_s": durations.get("phase1")},
+        "phase2": {**comparison.to_json(), "duration_s": durations["phase2"]},
         "winner": {
-            "algorithm": comparison["winner_algorithm"],
-            "holding_days": comparison["holding_days"],
-            "interval": comparison["interval"],
-            "checkpoint_path": comparison["checkpoint_path"],
-            "objective": comparison["objective"],
+            "algorithm": comparison.winner_algorithm,
+            "holding_days": comparison.holding_days,
+            "interval": comparison.interval,
+            "checkpoint_path": comparison.checkpoint_path,
+            "objective": comparison.objective,
         },
         "holdout": {**holdout, "duration_s": durations["holdout"]},
-        "pbo": (comparison.get("pbo") or {}).get("value"),
-        "deflated_sharpe": (comparison.get("deflated_sharpe") or {}).get("value"),
+        "pbo": comparison.pbo.value,
+        "deflated_sharpe": comparison.deflated_sharpe.value,
         "data_window": data.window(),
         "trial_counts": {
             "phase1": n1,
             "phase2": n2,
             "total": n1 + n2,
-            "phase1_by_combination": winner1.get("trial_counts", {}),
-            "phase2_by_algorithm": comparison.get("trial_counts", {}),
+            "phase1_by_combination": winner1.trial_counts,
+            "phase2_by_algorithm": comparison.trial_counts,
         },
         "versions": versions(),
         "config": config_doc,

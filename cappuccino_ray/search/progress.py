@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from cappuccino_ray.search.ranking import combo_label
+from cappuccino_ray.ranking import combo_label
 
 __all__ = ["ComboStatus", "SearchProgress", "progress_table"]
 

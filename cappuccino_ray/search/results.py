@@ -2,7 +2,7 @@
 
 Rows come from ``tune.ExperimentAnalysis`` on the experiment folder, so the same
 code serves a job that just ran and one queried later (phase 2 reading phase 1).
-Winners are picked by the one ranking rule of :mod:`cappuccino_ray.search.ranking`.
+Winners are picked by the one ranking rule of :mod:`cappuccino_ray.ranking`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 
 from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
+from cappuccino_ray.ranking import best_of, combo_label, finite_or_none, holding_days, ranked
 from cappuccino_ray.run_files import TEST_RETURNS_FILE
-from cappuccino_ray.search.ranking import best_of, combo_label, finite_or_none, ranked
 
 __all__ = [
     "TrialRow",
@@ -57,7 +57,7 @@ class TrialRow:
         return {
             "combination": self.combination,
             "algo": self.config.get("algo"),
-            "holding_days": self.config.get("max_hold_days"),
+            "holding_days": holding_days(self.config),
             "interval": self.config.get("interval"),
             "trial_id": self.trial_id,
             "status": self.status,

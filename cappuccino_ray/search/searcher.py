@@ -29,7 +29,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from cappuccino_ray.config.search import ParamSpec
 from cappuccino_ray.errors import ConfigError
-from cappuccino_ray.search.ranking import combo_label
+from cappuccino_ray.ranking import combo_label
 from cappuccino_ray.search.space import fit_point, to_optuna
 
 __all__ = ["ComboSearcher", "combo_label"]

@@ -21,19 +21,19 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from cappuccino_ray.config._loader import from_mapping, to_dict
+from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig, parse_trial_config
 from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
+from cappuccino_ray.documents import WarmStart
 from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
-from cappuccino_ray.intervals import days_to_bars
 from cappuccino_ray.run_files import TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
 
 if TYPE_CHECKING:
@@ -50,16 +50,19 @@ def mini_trial_config(**overrides: Any) -> dict[str, Any]:
     """A small, valid trial config (synthetic market, short training) for tests and benches.
 
     Args:
-        **overrides: Keys replacing or adding to the defaults (run keys or hyperparameters).
+        **overrides: Keys replacing or adding to the defaults: run keys, hyperparameters, or
+            :class:`~cappuccino_ray.config.env.EnvSettings` fields (``max_hold_days``,
+            ``no_trade_band``...), which go into the config's ``env``; ``lookback`` stays a
+            hyperparameter.
 
     Returns:
         A flat config dict that :func:`cpcv_trainable` accepts.
     """
     algo = overrides.get("algo", "ppo")
+    env: dict[str, Any] = {"max_hold_days": 3.0}
     cfg: dict[str, Any] = {
         "algo": algo,
         "interval": "1h",
-        "max_hold_days": 3,
         "phase": 1,
         "seed": 0,
         "train_steps": 2048,
@@ -73,8 +76,18 @@ def mini_trial_config(**overrides: Any) -> dict[str, Any]:
         cfg |= {"train_batch_size": 1024, "minibatch_size": 512, "num_epochs": 2, "num_envs": 32}
     else:
         cfg |= {"train_batch_size": 128, "learning_starts": 256, "target_update_freq": 500}
-    cfg.update(overrides)
-    return cfg
+    for key, value in overrides.items():
+        if key in _ENV_KEYS:
+            env[key] = value
+        elif key == "env":
+            env |= dict(value)
+        else:
+            cfg[key] = value
+    return {**cfg, "env": env}
+
+
+#: EnvSettings fields a trial config takes inside ``env`` (lookback is searched with the agent).
+_ENV_KEYS = frozenset(f.name for f in fields(EnvSettings)) - {"lookback", "action_mode"}
 
 
 @dataclass(frozen=True)
@@ -180,22 +193,12 @@ class _Trial:
         from cappuccino_ray.validation import get_objective
 
         self.trial, self.params, self.market = trial, params, market
-        rolling = trial.phase == 2
+        # The phase's settings, completed once for this trial; every env of the trial gets this object.
+        self.settings = trial.env_settings(params)
+        rolling = self.settings.rolling_features
         self.features = compute_features(market, rolling=rolling)
-        self.episode_bars = trial.episode_bars or days_to_bars(trial.max_hold_days, market.interval)
-        self.settings: dict[str, Any] = {
-            "max_hold_days": float(trial.max_hold_days),
-            "lookback": params.lookback,
-            "rolling_features": rolling,
-            "fee_model": "tiered" if rolling else "flat",
-            "action_mode": "continuous" if trial.algo == "ppo" else "discrete",
-            "episode_bars": self.episode_bars,
-            "no_trade_band": trial.no_trade_band,
-        }
-        if rolling:
-            self.settings["fee_mode"] = trial.fee_mode
-        # Checkpoint parts that are the same for every split, validated and serialised once.
-        self.env_settings = to_dict(from_mapping(EnvSettings, self.settings, source="trial env settings"))
+        self.episode_bars = self.settings.episode_length(market.interval)
+        # Checkpoint parts that are the same for every split, serialised once.
         self.run_doc = {"trial": to_dict(trial), "params": to_dict(params)}
         self.objective = get_objective(trial.objective)
         self.feature_info = {
@@ -207,9 +210,10 @@ class _Trial:
         }
         # Labels: an episode starting at t reads up to episode_bars bars ahead, its
         # observation lookback bars back; both must stay out of a test group.
-        self.purge = self.episode_bars + params.lookback
-        first_bar = self.features.warmup + params.lookback - 1
-        default_embargo = max(params.lookback, math.ceil(0.01 * (market.n_bars - first_bar)))
+        lookback = self.settings.lookback
+        self.purge = self.episode_bars + lookback
+        first_bar = self.features.warmup + lookback - 1
+        default_embargo = max(lookback, math.ceil(0.01 * (market.n_bars - first_bar)))
         self.embargo = default_embargo if trial.embargo_bars is None else trial.embargo_bars
         self.plans = plan_splits(
             market.n_bars,
@@ -230,7 +234,7 @@ class _Trial:
             "features": self.features,
             "segments": segments,
             "mode": mode,
-            "settings": dict(self.settings),
+            "settings": self.settings,
         }
 
 
@@ -384,7 +388,7 @@ def _agent_spec(setup: _Trial, plan: SplitPlan, outcome: TrainOutcome) -> AgentS
         dueling=bool(getattr(setup.params, "dueling", False)),
         interval=md.interval,
         symbols=tuple(md.symbols),
-        env_settings=setup.env_settings,
+        env_settings=setup.settings,
         features=setup.feature_info,
         run={
             **setup.run_doc,
@@ -399,8 +403,8 @@ def _agent_spec(setup: _Trial, plan: SplitPlan, outcome: TrainOutcome) -> AgentS
 
 def _warm_start(
     trial: TrialConfig, params: PPOParams | DDQNParams, md: MarketData, n_features: int
-) -> dict[str, Any] | None:
-    """Arguments of the PPO warm start, or ``None`` where the checkpoint's shapes do not allow one."""
+) -> WarmStart | None:
+    """The PPO warm start, or ``None`` where the checkpoint's shapes do not allow one."""
     from cappuccino_ray.agents.checkpoint import read_agent_spec
 
     if not trial.warm_start_checkpoint or trial.algo != "ppo":
@@ -415,14 +419,14 @@ def _warm_start(
     )
     if not fits:
         return None
-    return {
-        "checkpoint": trial.warm_start_checkpoint,
-        "n_assets": md.n_assets,
-        "old_features": len(spec.features["names"]),
-        "new_features": n_features,
-        "old_lookback": int(spec.env_settings.get("lookback", 1)),
-        "lookback": params.lookback,
-    }
+    return WarmStart(
+        checkpoint=trial.warm_start_checkpoint,
+        n_assets=md.n_assets,
+        old_features=len(spec.features["names"]),
+        new_features=n_features,
+        old_lookback=spec.env_settings.lookback,
+        lookback=params.lookback,
+    )
 
 
 def cpcv_trainable(config: dict[str, Any], markets: Mapping[str, MarketData] | None = None) -> None:

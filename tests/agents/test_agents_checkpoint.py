@@ -7,6 +7,7 @@ import torch
 from cappuccino_ray.agents import AgentSpec, load_agent, save_agent
 from cappuccino_ray.agents.checkpoint import save_test_returns
 from cappuccino_ray.agents.networks import PolicyNet, QNet, ValueNet
+from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.errors import DeployError
 
 
@@ -25,7 +26,7 @@ def _ppo_checkpoint(tmp_path):
         n_actions=7,
         hidden_size=16,
         n_layers=2,
-        env_settings={"lookback": 1, "action_mode": "continuous"},
+        env_settings=EnvSettings(lookback=1, action_mode="continuous"),
         features={"names": ["a"] * 7},
     )
     save_agent(tmp_path, spec, {k: v.numpy() for k, v in state.items()})
@@ -60,7 +61,7 @@ def test_ddqn_round_trip_is_greedy_and_keeps_the_target_net(tmp_path):
         hidden_size=16,
         n_layers=2,
         dueling=True,
-        env_settings={"discrete_levels": 10},
+        env_settings=EnvSettings(discrete_levels=10),
     )
     save_agent(tmp_path, spec, state)
     agent = load_agent(tmp_path)
@@ -100,10 +101,11 @@ def test_warm_start_reads_a_checkpoint_folder_and_keeps_its_policy(tmp_path):
     # Phase 1's checkpoint (7 features per asset) widened to phase 2's 11 features: with the
     # new inputs at zero the warm-started actor gives the checkpoint's output.
     from cappuccino_ray.agents.ppo import load_warm_start
+    from cappuccino_ray.documents import WarmStart
 
     pi = _ppo_checkpoint(tmp_path)
     state = load_warm_start(
-        checkpoint=str(tmp_path), n_assets=7, old_features=7, new_features=11, old_lookback=1, lookback=1
+        WarmStart(str(tmp_path), n_assets=7, old_features=7, new_features=11, old_lookback=1, lookback=1)
     )
     new_pi, new_vf = PolicyNet(7 * 13, 7, 16, 2), ValueNet(7 * 13, 16, 2)
     new_pi.load_state_dict(state["pi"])
@@ -112,11 +114,34 @@ def test_warm_start_reads_a_checkpoint_folder_and_keeps_its_policy(tmp_path):
     x_new = torch.cat([x_old, torch.zeros(4, 7, 4)], dim=-1)
     torch.testing.assert_close(new_pi(x_new.reshape(4, -1)), pi(x_old.reshape(4, -1)))
     with pytest.raises(DeployError, match="not found"):
-        load_warm_start(
-            checkpoint=str(tmp_path / "missing"),
-            n_assets=7,
-            old_features=7,
-            new_features=11,
-            old_lookback=1,
-            lookback=1,
-        )
+        load_warm_start(WarmStart(str(tmp_path / "missing"), 7, 7, 11, 1, 1))
+
+
+def test_checkpoint_carries_the_whole_settings_and_refuses_the_old_format(tmp_path, monkeypatch):
+    from cappuccino_ray.agents.checkpoint import FORMAT_VERSION, read_agent_spec
+    from cappuccino_ray.config.env import FeeSchedule, FeeTier
+
+    _ppo_checkpoint(tmp_path)
+    doc = json.loads((tmp_path / "agent.json").read_text())
+    assert doc["format"] == FORMAT_VERSION == 2
+    tiers = doc["env_settings"]["fee_schedule"]["tiers"]
+    assert tiers[0] == {"min_volume_usd": 0.0, "maker": 0.006, "taker": 0.012} and len(tiers) == 8
+    # A custom table travels inside the checkpoint: read back from a folder with no configs/ beside it.
+    custom = EnvSettings(
+        fee_model="tiered", fee_schedule=FeeSchedule(name="mine", tiers=(FeeTier(0.0, 0.001, 0.002),))
+    )
+    doc["env_settings"] = json.loads(json.dumps(__import__("dataclasses").asdict(custom)))
+    (tmp_path / "agent.json").write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path)
+    assert read_agent_spec(tmp_path).env_settings == custom
+    doc["format"] = 1
+    (tmp_path / "agent.json").write_text(json.dumps(doc))
+    with pytest.raises(DeployError, match="checkpoint format 1; this version reads format 2"):
+        read_agent_spec(tmp_path)
+    doc["format"] = 2
+    doc["env_settings"]["slippage_bps"] = -1.0
+    (tmp_path / "agent.json").write_text(json.dumps(doc))
+    with pytest.raises(
+        DeployError, match=r"agent\.json: env_settings\.slippage_bps is -1\.0; it must be >= 0"
+    ):
+        read_agent_spec(tmp_path)

@@ -19,7 +19,7 @@ def test_search_space_names_are_accepted():
     cfg = {
         "algo": "ddqn",
         "interval": "4h",
-        "max_hold_days": 7,
+        "env": {"max_hold_days": 7, "fee_model": "tiered"},
         "phase": 2,
         "seed": 3,
         "trial_index": 5,
@@ -41,6 +41,13 @@ def test_search_space_names_are_accepted():
     assert isinstance(params, DDQNParams)
     assert params.epsilon_steps(20_000) == 2000
     assert trial.phase == 2 and params.dueling
+    settings = trial.env_settings(params)
+    assert (settings.max_hold_days, settings.fee_model, settings.lookback, settings.action_mode) == (
+        7.0,
+        "tiered",
+        3,
+        "discrete",
+    )
 
 
 def test_unknown_key_names_the_key_and_suggests():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cappuccino_ray.config._loader import from_mapping
-from cappuccino_ray.config.env import FeeSchedule, FeeTier, load_fee_schedule
+from cappuccino_ray.config.env import COINBASE_ADVANCED, EnvSettings, FeeSchedule, FeeTier, load_env_settings
 from cappuccino_ray.env.fees import FeeModel, FlatFees, TieredFees
 from cappuccino_ray.errors import ConfigError
 
@@ -24,8 +24,8 @@ def test_flat_fee_out_of_range():
         FlatFees(0.6)
 
 
-def test_coinbase_schedule_file_matches_the_issue_table():
-    s = load_fee_schedule()
+def test_coinbase_schedule_in_env_yaml_matches_the_published_table():
+    s = load_env_settings("configs").fee_schedule
     assert [t.min_volume_usd for t in s.tiers] == [0, 10e3, 25e3, 75e3, 250e3, 500e3, 1e6, 5e6]
     assert [round(t.maker * 100, 4) for t in s.tiers] == [0.60, 0.40, 0.25, 0.125, 0.075, 0.06, 0.05, 0.04]
     assert [round(t.taker * 100, 4) for t in s.tiers] == [1.20, 0.80, 0.50, 0.25, 0.15, 0.125, 0.10, 0.085]
@@ -33,7 +33,7 @@ def test_coinbase_schedule_file_matches_the_issue_table():
 
 
 def test_static_tiers_by_hand():
-    fm = TieredFees(load_fee_schedule(), liquidity="maker", mode="static")
+    fm = TieredFees(COINBASE_ADVANCED, liquidity="maker", mode="static")
     vol = np.array([0.0, 9_999.99, 10_000.0, 24_999.0, 75_000.0, 4_999_999.0, 5e6, 1e12])
     r = fm.rates(vol)
     assert r.tier.tolist() == [0, 0, 1, 1, 3, 6, 7, 7]
@@ -46,7 +46,7 @@ def test_static_tiers_by_hand():
 
 
 def test_progressive_interpolates_between_thresholds():
-    fm = TieredFees(load_fee_schedule(), liquidity="taker", mode="progressive")
+    fm = TieredFees(COINBASE_ADVANCED, liquidity="taker", mode="progressive")
     # Halfway from $10K (0.80 % taker) to $25K (0.50 %): 0.65 %.
     r = fm.rates(np.array([17_500.0, 0.0, 5_000.0, 1e9]))
     assert r.rate[0] == pytest.approx(0.0065, abs=1e-15)
@@ -67,6 +67,27 @@ def test_schedule_validation_errors():
         from_mapping(FeeSchedule, {"tierz": []}, source="t")
 
 
-def test_missing_schedule_file(tmp_path):
-    with pytest.raises(ConfigError, match="not found"):
-        load_fee_schedule(tmp_path / "nope.yaml")
+def test_missing_env_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"env\.yaml: config file not found"):
+        load_env_settings(tmp_path)
+
+
+def test_env_yaml_is_the_defaults_in_code():
+    # One source: the dataclass defaults (library use, gym.make) are configs/env.yaml's values.
+    assert load_env_settings("configs") == EnvSettings()
+
+
+def test_phase_env_section_overrides_env_yaml(tmp_path):
+    (tmp_path / "env.yaml").write_text("slippage_bps: 9.0\nfee_schedule: {window_days: 14}\n")
+    s = load_env_settings(tmp_path, {"fee_model": "tiered", "fee_schedule": {"name": "x"}}, source="p.yaml")
+    assert (s.slippage_bps, s.fee_model, s.fee_schedule.name, s.fee_schedule.window_days) == (
+        9.0,
+        "tiered",
+        "x",
+        14.0,
+    )
+    assert s.fee_schedule.tiers == COINBASE_ADVANCED.tiers
+    with pytest.raises(
+        ConfigError, match=r"p.yaml env:: unknown key 'slipage_bps'; did you mean 'slippage_bps'"
+    ):
+        load_env_settings(tmp_path, {"slipage_bps": 1.0}, source="p.yaml")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from env_helpers import causal_features
 
-from cappuccino_ray.config.env import load_fee_schedule
+from cappuccino_ray.config.env import COINBASE_ADVANCED
 from cappuccino_ray.data.synthetic import generate_market
 from cappuccino_ray.env import CryptoTradingEnv
 
@@ -51,7 +51,7 @@ def test_core_matches_reference_loop(settings):
     if settings["fee_model"] == "flat":
         tiers = [(0.0, settings["flat_fee"], settings["flat_fee"])]
     else:
-        sched = load_fee_schedule()
+        sched = COINBASE_ADVANCED
         liq = settings.get("fee_liquidity", "maker")
         tiers = [(t.min_volume_usd, t.maker if liq == "maker" else t.taker, t.taker) for t in sched.tiers]
     ref = ref_mod.ReferenceAccount(

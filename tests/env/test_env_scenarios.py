@@ -89,16 +89,18 @@ def test_buys_are_scaled_to_the_cash_and_weights_capped_at_one():
 
 def test_tier_changes_with_trailing_volume_and_expires(tmp_path):
     # Two tiers: below $1,000 of 2-day volume 1 % maker / 2 % taker, from $1,000 0.5 % / 1 %.
-    sched = tmp_path / "fees.yaml"
-    sched.write_text(
-        "name: test\nwindow_days: 2\ntiers:\n"
-        "  - {min_volume_usd: 0, maker: 0.01, taker: 0.02}\n"
-        "  - {min_volume_usd: 1000, maker: 0.005, taker: 0.01}\n"
-    )
+    sched = {
+        "name": "test",
+        "window_days": 2,
+        "tiers": [
+            {"min_volume_usd": 0, "maker": 0.01, "taker": 0.02},
+            {"min_volume_usd": 1000, "maker": 0.005, "taker": 0.01},
+        ],
+    }
     px = [[100.0]] * 8
     md = make_market(open_=px, close=px, interval="1d")  # window = 2 daily bars
     env = env_for(
-        md, n_features=7, fee_model="tiered", fee_schedule=str(sched), slippage_bps=0.0, max_hold_days=30
+        md, n_features=7, fee_model="tiered", fee_schedule=sched, slippage_bps=0.0, max_hold_days=30
     )
     env.reset(seed=0)
     _, _, _, _, i1 = env.step(np.array([0.9]))  # buy $900 at 1 %
@@ -126,15 +128,14 @@ def test_tier_changes_with_trailing_volume_and_expires(tmp_path):
 
 
 def test_forced_sale_at_max_hold_pays_taker(tmp_path):
-    sched = tmp_path / "fees.yaml"
-    sched.write_text("tiers:\n  - {min_volume_usd: 0, maker: 0.01, taker: 0.03}\n")
+    sched = {"tiers": [{"min_volume_usd": 0, "maker": 0.01, "taker": 0.03}]}
     px = [[100.0, 20.0]] * 6
     md = make_market(open_=px, close=px)
     # 2 hours -> 2 bars: a position opened at bar 1's open is sold at bar 3's open.
     env = env_for(
         md,
         fee_model="tiered",
-        fee_schedule=str(sched),
+        fee_schedule=sched,
         slippage_bps=0.0,
         max_hold_days=2 / 24,
         min_order_usd=10.0,

@@ -12,6 +12,7 @@ import pytest
 
 from cappuccino_ray.agents.checkpoint import AgentSpec, save_agent
 from cappuccino_ray.agents.networks import PolicyNet
+from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.config.ops import GateConfig
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.data.synthetic import generate_market
@@ -44,7 +45,7 @@ def deploy_agent(tmp: Path, *, seed: int = 0, lookback: int = 2) -> tuple[Path, 
         n_layers=1,
         interval="1h",
         symbols=("AAA/USD", "BBB/USD", "CCC/USD"),
-        env_settings={"lookback": lookback, "max_hold_days": 3.0},
+        env_settings=EnvSettings(lookback=lookback, max_hold_days=3.0),
     )
     run_dir = tmp / "results" / f"run{seed}"
     save_agent(run_dir / "checkpoint", spec, {f"pi.{k}": v for k, v in net.state_dict().items()})

@@ -38,7 +38,7 @@ def make_tune_run(run_dir: Path) -> None:
         if config.get("fail"):
             raise ValueError("simulated divergence: loss is nan")
         # A deterministic objective: 4h beats 1h, longer holding helps, lr near 3e-4 is best.
-        base = {"1h": 0.1, "4h": 0.3}[config["interval"]] + 0.02 * config["max_hold_days"]
+        base = {"1h": 0.1, "4h": 0.3}[config["interval"]] + 0.02 * config["env"]["max_hold_days"]
         base += 0.2 if config["algo"] == "ddqn" else 0.0
         base -= 50 * abs(config["lr"] - 3e-4)
         for split in range(1, 3):
@@ -61,7 +61,7 @@ def make_tune_run(run_dir: Path) -> None:
                 "phase": 1,
                 "algo": "ppo",
                 "interval": tune.grid_search(["1h", "4h"]),
-                "max_hold_days": tune.grid_search([3, 7]),
+                "env": {"max_hold_days": tune.grid_search([3, 7])},
                 "lr": tune.grid_search([1e-4, 3e-4]),
                 "gamma": 0.99,
                 "fail": False,
@@ -71,7 +71,14 @@ def make_tune_run(run_dir: Path) -> None:
             _trainable,
             run_dir,
             "phase1_retry",
-            {"phase": 1, "algo": "ppo", "interval": "1h", "max_hold_days": 3, "lr": 1e-3, "fail": True},
+            {
+                "phase": 1,
+                "algo": "ppo",
+                "interval": "1h",
+                "env": {"max_hold_days": 3},
+                "lr": 1e-3,
+                "fail": True,
+            },
         )
         _fit(
             _trainable,
@@ -81,7 +88,7 @@ def make_tune_run(run_dir: Path) -> None:
                 "phase": 2,
                 "algo": tune.grid_search(["ppo", "ddqn"]),
                 "interval": "4h",
-                "max_hold_days": 7,
+                "env": {"max_hold_days": 7},
                 "lr": tune.grid_search([1e-4, 3e-4, 5e-4]),
                 "fail": False,
             },

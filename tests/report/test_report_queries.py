@@ -183,7 +183,7 @@ def test_report_and_search_pick_the_same_best_trial() -> None:
     # One combination, full = 3 splits: "lucky" was stopped by ASHA after one split.
     plan = [("lucky", 9.0, 1), ("full", 1.0, 3)]
     rows = [
-        TrialRow(tid, "TERMINATED", {"max_hold_days": 3, "interval": "1h", "phase": 1}, obj, n)
+        TrialRow(tid, "TERMINATED", {"env": {"max_hold_days": 3}, "interval": "1h", "phase": 1}, obj, n)
         for tid, obj, n in plan
     ]
     records = [_t(tid, hold=3, interval="1h", obj=obj, splits=n) for tid, obj, n in plan]

@@ -24,7 +24,7 @@ SPLITS_FILE = "state.json"
 
 def standin_objective(config: Mapping[str, Any], split: int) -> float:
     lr = float(config.get("lr", 3e-5))
-    combo_bonus = 0.1 * int(config.get("max_hold_days", 0)) / 14 + (
+    combo_bonus = 0.1 * int(config.get("env", {}).get("max_hold_days", 0)) / 14 + (
         0.2 if config.get("interval") == "1h" else 0
     )
     return combo_bonus - (math.log10(lr) + 4.5) ** 2 + 0.01 * split

@@ -52,8 +52,10 @@ def test_holdout_is_cut_before_resampling_and_never_searched() -> None:
 def test_load_phase1_winner_from_file_folder_or_error(tmp_path: Path) -> None:
     doc = {"holding_days": 7, "interval": "1h", "hyperparameters": {"lr": 1e-4}}
     write_json_atomic(tmp_path / "run" / "phase1" / PHASE1_WINNER_FILE, doc)
-    assert load_phase1_winner(tmp_path / "run" / "phase1" / PHASE1_WINNER_FILE) == doc
-    assert load_phase1_winner(tmp_path / "run") == doc
+    winner = load_phase1_winner(tmp_path / "run" / "phase1" / PHASE1_WINNER_FILE)
+    assert (winner.holding_days, winner.interval, winner.hyperparameters) == (7.0, "1h", {"lr": 1e-4})
+    assert load_phase1_winner(tmp_path / "run") == winner
+    assert load_phase1_winner(tmp_path / "run").to_json()["holding_days"] == 7.0
     with pytest.raises(ConfigError, match=r"no phase1_winner\.json"):
         load_phase1_winner(tmp_path / "nothing")
     (tmp_path / "bad.json").write_text(json.dumps({"interval": "1h"}))
@@ -62,6 +64,12 @@ def test_load_phase1_winner_from_file_folder_or_error(tmp_path: Path) -> None:
     (tmp_path / "cut.json").write_text('{"holding_days": ')
     with pytest.raises(DataError, match="not valid JSON"):
         load_phase1_winner(tmp_path / "cut.json")
+    (tmp_path / "typo.json").write_text(json.dumps({**doc, "intervall": "1h"}))
+    with pytest.raises(ConfigError, match="unknown key 'intervall'; did you mean 'interval'"):
+        load_phase1_winner(tmp_path / "typo.json")
+    (tmp_path / "type.json").write_text(json.dumps({**doc, "holding_days": "seven"}))
+    with pytest.raises(ConfigError, match="holding_days must be a number"):
+        load_phase1_winner(tmp_path / "type.json")
 
 
 def test_load_phase2_comparison_checks_the_keys_the_pipeline_reads(tmp_path: Path) -> None:
@@ -74,11 +82,15 @@ def test_load_phase2_comparison_checks_the_keys_the_pipeline_reads(tmp_path: Pat
         "pbo": {"value": 0.2},
     }
     write_json_atomic(tmp_path / PHASE2_COMPARISON_FILE, doc)
-    assert load_phase2_comparison(tmp_path / PHASE2_COMPARISON_FILE) == doc
+    comparison = load_phase2_comparison(tmp_path / PHASE2_COMPARISON_FILE)
+    assert (comparison.winner_algorithm, comparison.checkpoint_path, comparison.pbo.value) == (
+        "ppo",
+        "ckpt",
+        0.2,
+    )
+    assert comparison.deflated_sharpe.value is None
     write_json_atomic(tmp_path / "bad.json", {k: v for k, v in doc.items() if k != "checkpoint_path"})
-    with pytest.raises(
-        ConfigError, match=r"missing key 'checkpoint_path'; is this a phase2_comparison\.json"
-    ):
+    with pytest.raises(ConfigError, match=r"bad\.json: missing key 'checkpoint_path'"):
         load_phase2_comparison(tmp_path / "bad.json")
     write_json_atomic(tmp_path / "list.json", [doc])
     with pytest.raises(ConfigError, match="not an object"):
@@ -97,7 +109,7 @@ def test_write_json_atomic_leaves_no_temp_file_and_refuses_nan(tmp_path: Path) -
 
 
 def row(tid: str, combo: tuple[int, str], obj: float, splits: int) -> TrialRow:
-    cfg = {"max_hold_days": combo[0], "interval": combo[1], "lr": 1e-4, "seed": 1}
+    cfg = {"env": {"max_hold_days": combo[0]}, "interval": combo[1], "lr": 1e-4, "seed": 1}
     return TrialRow(tid, "TERMINATED", cfg, obj, splits)
 
 

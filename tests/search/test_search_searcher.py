@@ -13,7 +13,7 @@ from ray.tune.search import Searcher
 
 from cappuccino_ray.config.search import ParamSpec
 from cappuccino_ray.errors import ConfigError
-from cappuccino_ray.search.ranking import combo_label
+from cappuccino_ray.ranking import combo_label
 from cappuccino_ray.search.searcher import ComboSearcher
 from cappuccino_ray.search.space import fit_point, to_optuna
 
@@ -22,7 +22,7 @@ SPACE = {
     "hidden_size": ParamSpec(type="categorical", choices=(16, 32, 64)),
     "lookback": ParamSpec(type="int", low=1, high=5),
 }
-COMBOS = [{"max_hold_days": d, "interval": i} for d in (3, 7) for i in ("1h", "4h", "30m")]
+COMBOS = [{"env": {"max_hold_days": d}, "interval": i} for d in (3, 7) for i in ("1h", "4h", "30m")]
 
 
 def make(trials: int = 4, seed: int = 0, **kw: object) -> ComboSearcher:
@@ -47,10 +47,10 @@ def test_every_combination_gets_exactly_n_trials_in_turn() -> None:
     s = make(trials=4)
     configs = drain(s)
     assert len(configs) == 24 == s.total_trials
-    counts = Counter((c["max_hold_days"], c["interval"]) for c in configs)
+    counts = Counter((c["env"]["max_hold_days"], c["interval"]) for c in configs)
     assert set(counts.values()) == {4} and len(counts) == 6
     # Round-robin: the first six trials visit all six cells once.
-    assert {(c["max_hold_days"], c["interval"]) for c in configs[:6]} == set(counts)
+    assert {(c["env"]["max_hold_days"], c["interval"]) for c in configs[:6]} == set(counts)
     assert [c["trial_index"] for c in configs] == list(range(24))
     assert all(c["phase"] == 1 for c in configs)
     assert combo_label(configs[0]) == "3d/1h"
@@ -123,7 +123,8 @@ def test_bad_arguments() -> None:
 
 
 def test_combo_label() -> None:
-    assert combo_label({"max_hold_days": 7, "interval": "1h", "algo": "ppo"}) == "7d/1h"
+    assert combo_label({"env": {"max_hold_days": 7}, "interval": "1h", "algo": "ppo"}) == "7d/1h"
+    assert combo_label({"env": {"max_hold_days": 3.5}, "interval": "4h"}) == "3.5d/4h"
     assert combo_label({"algo": "ddqn"}) == "ddqn"
     assert combo_label({"phase": 2, "algo": "ppo", "interval": "1h", "max_hold_days": 3}) == "ppo"
     assert combo_label({}) == "all"

@@ -70,9 +70,9 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     rows = rows_from_experiment(tmp_path / "p1")
     assert Counter(r.combination for r in rows) == {"3d/1h": 3, "3d/4h": 3, "7d/1h": 3, "7d/4h": 3}
     # The stand-in's objective favours 1h and longer holding: the winner must be 7d/1h.
-    assert (winner["holding_days"], winner["interval"]) == (7, "1h")
+    assert (winner.holding_days, winner.interval) == (7, "1h")
     on_disk = json.loads((tmp_path / "p1" / PHASE1_WINNER_FILE).read_text())
-    assert on_disk == winner
+    assert on_disk == winner.to_json()
     assert on_disk["trial_counts"]["7d/1h"]["total"] == 3 and on_disk["n_trials"] == 12
     assert set(on_disk["hyperparameters"]) >= set(p1.space)
     assert "seed" not in on_disk["hyperparameters"] and "interval" not in on_disk["hyperparameters"]
@@ -86,7 +86,7 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     objs = [r["objective"] for r in all_results if r["splits_done"] == p1.budget.max_splits]
     assert objs == sorted(objs, reverse=True)
     # Phase 2 can query the experiment folder as well as the JSON.
-    assert load_phase1_winner(tmp_path / "p1")["interval"] == "1h"
+    assert load_phase1_winner(tmp_path / "p1").interval == "1h"
 
     run_phase2(
         p2, winner, markets(), storage_path=tmp_path, name="p2", trainable=standin_trainable, verbose=False
@@ -94,9 +94,13 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     rows2 = rows_from_experiment(tmp_path / "p2")
     assert Counter(r.config["algo"] for r in rows2) == {"ppo": 3, "ddqn": 3}
     assert all(r.config["phase"] == 2 and r.config["interval"] == "1h" for r in rows2)
-    assert all(r.config["max_hold_days"] == 7 for r in rows2)
+    assert all(r.config["env"]["max_hold_days"] == 7 for r in rows2)
+    # Phase 2 runs on phase 2's own env settings (tiered fees, rolling features), not phase 1's.
+    assert all(
+        r.config["env"]["fee_model"] == "tiered" and r.config["env"]["rolling_features"] for r in rows2
+    )
     ppo = [r for r in rows2 if r.config["algo"] == "ppo"]
-    assert all(r.config["warm_start_checkpoint"] == winner["checkpoint_path"] for r in ppo)
+    assert all(r.config["warm_start_checkpoint"] == winner.checkpoint_path for r in ppo)
     assert all(r.config["warm_start_checkpoint"] is None for r in rows2 if r.config["algo"] == "ddqn")
     # The first PPO trial evaluates phase 1's best learning rate (seeded via points_to_evaluate).
     first_ppo = min(ppo, key=lambda r: r.config["trial_index"])

@@ -7,7 +7,8 @@ lucky draw. Among trials scored on the same number of splits, the higher
 objective wins. The search (``phase1_winner.json``), ``cappuccino-ray results``
 and the HTML report all pick with :func:`best_of` and order with :func:`ranked`.
 
-No Ray import: the report and the CLI use this module.
+It sits at the package's top level, below both ``search`` and ``report``, so
+that both import it downwards. No Ray import: the report and the CLI use it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Scored", "best_of", "combo_label", "finite_or_none", "rank_key", "ranked"]
+__all__ = ["Scored", "best_of", "combo_label", "finite_or_none", "holding_days", "rank_key", "ranked"]
 
 
 class Scored(Protocol):
@@ -34,6 +35,12 @@ class Scored(Protocol):
 T = TypeVar("T", bound=Scored)
 
 
+def holding_days(config: Mapping[str, Any]) -> float | None:
+    """The holding limit (days) of a trial config or combination: its ``env``'s ``max_hold_days``."""
+    env = config.get("env")
+    return finite_or_none(env.get("max_hold_days")) if isinstance(env, Mapping) else None
+
+
 def combo_label(combo: Mapping[str, Any]) -> str:
     """A short readable name of a combination or trial config, e.g. ``"7d/1h"`` or ``"ppo"``.
 
@@ -42,8 +49,9 @@ def combo_label(combo: Mapping[str, Any]) -> str:
     if combo.get("phase") == 2 and "algo" in combo:
         return str(combo["algo"])
     parts = []
-    if "max_hold_days" in combo:
-        parts.append(f"{combo['max_hold_days']}d")
+    days = holding_days(combo)
+    if days is not None:
+        parts.append(f"{days:g}d")
     if "interval" in combo:
         parts.append(str(combo["interval"]))
     if "algo" in combo and not parts:
