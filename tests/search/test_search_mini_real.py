@@ -61,8 +61,16 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     import ray
 
     results = tmp_path_factory.mktemp("results")
+    # A copy of configs/ whose env.yaml changes the capital and the slippage: every trial and
+    # checkpoint must show them (env.yaml is the one source of the env's settings).
+    configs = tmp_path_factory.mktemp("configs")
+    for f in (REPO / "configs").glob("*.yaml"):
+        (configs / f.name).write_text(f.read_text())
+    env_yaml = (configs / "env.yaml").read_text()
+    env_yaml = env_yaml.replace("initial_cash: 100000.0", "initial_cash: 50000.0")
+    (configs / "env.yaml").write_text(env_yaml.replace("slippage_bps: 5.0", "slippage_bps: 7.5"))
     opts = PipelineOptions(
-        config_dir=REPO / "configs",
+        config_dir=configs,
         data=str(DATA),
         mini=True,
         seed=5,
@@ -155,3 +163,22 @@ def test_holdout_metrics(report: dict[str, object]) -> None:
     assert hold["end"] == last_bar[report["winner"]["interval"]]  # type: ignore[index]
     assert hold["bot"]["n_bars"] > 10 and math.isfinite(hold["bot"]["sharpe"])  # type: ignore[index]
     assert hold["buy_and_hold"]["n_trades"] == 0  # type: ignore[index]
+
+
+def test_env_yaml_reaches_every_trial_and_the_winners_checkpoint(report: dict[str, object]) -> None:
+    from cappuccino_ray.search.results import rows_from_experiment
+
+    run_dir = Path(str(report["run_dir"]))
+    for phase, fee_model in ((PHASE1_DIR, "flat"), (PHASE2_DIR, "tiered")):
+        envs = [r.config["env"] for r in rows_from_experiment(run_dir / phase)]
+        assert envs and all(e["initial_cash"] == 50_000.0 and e["slippage_bps"] == 7.5 for e in envs)
+        assert all(e["fee_model"] == fee_model for e in envs)
+    winner = report["phase2"]["checkpoint_path"]  # type: ignore[index]
+    settings = json.loads((Path(winner) / "agent.json").read_text())["env_settings"]
+    assert (settings["initial_cash"], settings["slippage_bps"], settings["fee_model"]) == (
+        50_000.0,
+        7.5,
+        "tiered",
+    )
+    assert len(settings["fee_schedule"]["tiers"]) == 8  # the tiers inline, not a path
+    assert settings["max_hold_days"] == report["phase1"]["holding_days"]  # type: ignore[index]
