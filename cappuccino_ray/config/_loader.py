@@ -167,8 +167,14 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: 
 
 
 def suggest(name: str, known: list[str]) -> str:
-    """The "did you mean" hint for an unknown ``name`` among ``known`` (or the list of known names)."""
+    """The "did you mean" hint for an unknown ``name`` among ``known`` (or the list of known names).
+
+    A close spelling wins; else a known name that abbreviates ``name`` by its words'
+    initials (``learning_rate`` -> ``lr``).
+    """
     close = difflib.get_close_matches(str(name), known, n=1)
+    initials = "".join(word[:1] for word in str(name).split("_"))
+    close = close or [k for k in known if len(initials) > 1 and k == initials]
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
 
 

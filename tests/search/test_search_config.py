@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,93 @@ def test_missing_mini_file_names_the_path(tmp_path: Path) -> None:
         (tmp_path / name).write_text((REPO / "configs" / name).read_text())
     with pytest.raises(ConfigError, match=r"mini\.yaml: config file not found"):
         load_search_configs(tmp_path, mini=True)
+
+
+BASE_SPACE = {"lr": {"type": "float", "low": 1e-5, "high": 1e-4, "log": True}}
+BATCHES = {
+    "train_batch_size": {"type": "categorical", "choices": [1024, 2048]},
+    "minibatch_size": {"type": "categorical", "choices": [512, 4096]},
+}
+
+
+@pytest.mark.parametrize(
+    ("space", "fixed", "fragment"),
+    [
+        (
+            {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-4}},
+            {},
+            "space.learning_rate is not a ppo hyperparameter; did you mean 'lr'",
+        ),
+        (
+            BATCHES,
+            {},
+            "minibatch_size can be drawn as 4096, above train_batch_size 1024",
+        ),
+        ({}, {"num_envz": 8}, "fixed.num_envz is not a ppo hyperparameter; did you mean 'num_envs'"),
+        ({}, {"num_envs": 0}, "fixed.num_envs is 0; it must be >= 1"),
+        (
+            {"lookback": {"type": "int", "low": 1, "high": 5000}},
+            {},
+            "space.lookback is 5000; it must be <= 64",
+        ),
+        (
+            {"hidden_size": {"type": "categorical", "choices": [64, "big"]}},
+            {},
+            "space.hidden_size must be a whole number, got 'big'",
+        ),
+        ({"gamma": {"type": "float", "low": 0.9, "high": 1.5}}, {}, "space.gamma is 1.5; it must be <= 1.0"),
+        (
+            {"num_epochs": {"type": "float", "low": 1, "high": 3}},
+            {},
+            "space.num_epochs is a float range but num_epochs is declared int",
+        ),
+        ({}, {"train_batch_size": 64}, "minibatch_size can be drawn as 1024, above train_batch_size 64"),
+        ({}, {"buffer_size": 1000}, "fixed.buffer_size is not a ppo hyperparameter"),
+    ],
+)
+def test_space_and_fixed_are_checked_against_the_declarations_at_load(
+    space: dict[str, object], fixed: dict[str, object], fragment: str
+) -> None:
+    doc = {"space": {**BASE_SPACE, **space}, "fixed": fixed}
+    with pytest.raises(ConfigError, match=re.escape(f"p1.yaml: {fragment}")):
+        from_mapping(Phase1Config, doc, source="p1.yaml")
+
+
+def test_phase2_spaces_are_checked_per_algorithm() -> None:
+    good = {"lr": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}}
+    doc = {
+        "spaces": {"ppo": good, "ddqn": {**good, "clip_param": {"type": "float", "low": 0.1, "high": 0.2}}}
+    }
+    with pytest.raises(ConfigError, match=re.escape("spaces.ddqn.clip_param is not a ddqn hyperparameter")):
+        from_mapping(Phase2Config, doc, source="p2.yaml")
+    doc = {
+        "spaces": {"ppo": good, "ddqn": good},
+        "fixed": {"ddqn": {"epsilon_final": 0.5, "epsilon_initial": 0.1}},
+    }
+    with pytest.raises(
+        ConfigError, match=re.escape("epsilon_final can be drawn as 0.5, above epsilon_initial 0.1")
+    ):
+        from_mapping(Phase2Config, doc, source="p2.yaml")
+    assert (
+        from_mapping(Phase2Config, {"spaces": {"ppo": good, "ddqn": good}}, source="p2.yaml").env.fee_model
+        == "flat"
+    )
+
+
+def test_phase_env_sections_merge_onto_env_yaml(tmp_path: Path) -> None:
+    for f in (REPO / "configs").glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    (tmp_path / "env.yaml").write_text(
+        (tmp_path / "env.yaml").read_text().replace("initial_cash: 100000.0", "initial_cash: 5000.0")
+    )
+    p1, p2 = load_search_configs(tmp_path)
+    assert (p1.env.initial_cash, p1.env.fee_model, p1.env.rolling_features) == (5000.0, "flat", False)
+    assert (p2.env.initial_cash, p2.env.fee_model, p2.env.rolling_features) == (5000.0, "tiered", True)
+    (tmp_path / "phase2.yaml").write_text(
+        (tmp_path / "phase2.yaml").read_text().replace("fee_model: tiered", "fee_modl: tiered")
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"env\.yaml \+ .*phase2\.yaml env:: unknown key 'fee_modl'; did you mean 'fee_model'",
+    ):
+        load_search_configs(tmp_path)
