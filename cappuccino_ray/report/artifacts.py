@@ -13,12 +13,13 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from cappuccino_ray.atomic import write_bytes_atomic
-from cappuccino_ray.errors import DataError
+from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
+from cappuccino_ray.errors import CappuccinoError, DataError
 from cappuccino_ray.run_files import (
     HOLDOUT_SERIES_FILE,
     PHASE1_ALL_RESULTS_FILE,
@@ -32,6 +33,8 @@ from cappuccino_ray.run_files import (
 
 if TYPE_CHECKING:
     from cappuccino_ray.validation import EvaluationResult
+
+D = TypeVar("D")
 
 __all__ = [
     "HoldoutSeries",
@@ -190,9 +193,9 @@ class RunArtifacts:
 
     run_dir: Path
     training_report: dict[str, Any] | None
-    phase1_winner: dict[str, Any] | None
+    phase1_winner: Phase1Winner | None
     phase1_all: Any
-    phase2_comparison: dict[str, Any] | None
+    phase2_comparison: Phase2Comparison | None
     holdout: HoldoutSeries | None
 
     def section(self, key: str) -> Any:
@@ -204,6 +207,20 @@ def _as_dict(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _typed(cls: type[D], path: Path) -> D | None:
+    """The typed document at ``path``; ``None`` when it is absent or not a complete document.
+
+    A report shows what a run holds: an unfinished or damaged phase document is a missing
+    part of the report (named in it), not an error.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return read_typed(cls, path)
+    except CappuccinoError:
+        return None
+
+
 def load_artifacts(run_dir: str | Path) -> RunArtifacts:
     """Read what the run folder holds; parts not written yet are ``None``."""
     root = Path(run_dir)
@@ -211,8 +228,8 @@ def load_artifacts(run_dir: str | Path) -> RunArtifacts:
     return RunArtifacts(
         run_dir=root,
         training_report=_as_dict(read_json(root / TRAINING_REPORT_FILE)),
-        phase1_winner=_as_dict(read_json(root / PHASE1_DIR / PHASE1_WINNER_FILE)),
+        phase1_winner=_typed(Phase1Winner, root / PHASE1_DIR / PHASE1_WINNER_FILE),
         phase1_all=read_json(root / PHASE1_DIR / PHASE1_ALL_RESULTS_FILE),
-        phase2_comparison=_as_dict(read_json(root / PHASE2_DIR / PHASE2_COMPARISON_FILE)),
+        phase2_comparison=_typed(Phase2Comparison, root / PHASE2_DIR / PHASE2_COMPARISON_FILE),
         holdout=load_holdout_series(series_path) if series_path.is_file() else None,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.atomic import write_bytes_atomic
+from cappuccino_ray.documents import DeflatedSharpe, Pbo
 from cappuccino_ray.ranking import finite_or_none
 from cappuccino_ray.report import plots
 from cappuccino_ray.report.analysis import (
@@ -103,8 +104,8 @@ def _summary(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
             ["winner objective (CPCV)", cell_text(winner.get("objective"))],
             ["winner checkpoint", cell_text(winner.get("checkpoint_path"))],
         ]
-    pbo = finite_or_none(_overfit(art, "pbo").get("value"))
-    dsr = finite_or_none(_overfit(art, "deflated_sharpe").get("value"))
+    pbo_doc, dsr_doc = _overfit(art)
+    pbo, dsr = finite_or_none(pbo_doc.value), finite_or_none(dsr_doc.value)
     rows += [["PBO", cell_text(pbo)], ["deflated Sharpe", cell_text(dsr)]]
     holdout = _dict(rep.get("holdout"))
     bot, bh = _dict(holdout.get("bot")), _dict(holdout.get("buy_and_hold"))
@@ -204,32 +205,32 @@ def _holdout(art: RunArtifacts) -> Section:
     return section
 
 
-def _overfit(art: RunArtifacts, key: str) -> dict[str, Any]:
-    """Phase 2's ``pbo`` or ``deflated_sharpe`` document (``value``, ``logits``, ``reason``...), or ``{}``.
+def _overfit(art: RunArtifacts) -> tuple[Pbo, DeflatedSharpe]:
+    """Phase 2's PBO and deflated Sharpe (empty ones when phase 2 has not finished).
 
-    The job report's top-level ``pbo`` and ``deflated_sharpe`` are copies of these documents' values.
+    The job report's top-level ``pbo`` and ``deflated_sharpe`` are copies of their values.
     """
-    return _dict((art.phase2_comparison or {}).get(key))
+    comparison = art.phase2_comparison
+    return (comparison.pbo, comparison.deflated_sharpe) if comparison else (Pbo(), DeflatedSharpe())
 
 
 def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
     section = Section("Overfitting checks: PBO and deflated Sharpe")
-    pbo_doc, dsr_doc = _overfit(art, "pbo"), _overfit(art, "deflated_sharpe")
-    pbo, dsr = finite_or_none(pbo_doc.get("value")), finite_or_none(dsr_doc.get("value"))
+    pbo_doc, dsr_doc = _overfit(art)
+    pbo, dsr = finite_or_none(pbo_doc.value), finite_or_none(dsr_doc.value)
     if pbo is not None:
         section.paragraphs.append(pbo_verdict(pbo))
-        logits = pbo_doc.get("logits")
-        if isinstance(logits, list) and logits:
-            section.figures.append(_figure(plots.plot_pbo_logits, logits, pbo))
+        if pbo_doc.logits:
+            section.figures.append(_figure(plots.plot_pbo_logits, list(pbo_doc.logits), pbo))
         else:
             section.paragraphs.append("The PBO logits were not saved, so their distribution is not shown.")
-    elif pbo_doc.get("reason"):
-        section.paragraphs.append(f"PBO not computed: {pbo_doc['reason']}.")
+    elif pbo_doc.reason:
+        section.paragraphs.append(f"PBO not computed: {pbo_doc.reason}.")
     if dsr is not None:
-        n = finite_or_none(dsr_doc.get("n_trials"))
-        section.paragraphs.append(dsr_verdict(dsr, int(n) if n else len(trials) or None))
-    elif dsr_doc.get("reason"):
-        section.paragraphs.append(f"Deflated Sharpe not computed: {dsr_doc['reason']}.")
+        n = dsr_doc.n_trials
+        section.paragraphs.append(dsr_verdict(dsr, n if n else len(trials) or None))
+    elif dsr_doc.reason:
+        section.paragraphs.append(f"Deflated Sharpe not computed: {dsr_doc.reason}.")
     if pbo is None and dsr is None and not section.paragraphs:
         section.missing = "No PBO or deflated Sharpe yet: they are computed after phase 2."
     return section

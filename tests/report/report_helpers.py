@@ -169,6 +169,7 @@ def phase2_comparison() -> dict:
         "holding_days": 7,
         "interval": "4h",
         "objective": 0.66,
+        "checkpoint_path": None,
         "pbo": {"value": 0.31, "logits": PBO_LOGITS, "n_partitions": 4},
         "deflated_sharpe": {"value": 0.72, "n_trials": 13},
     }

@@ -120,7 +120,11 @@ def test_artifacts_of_a_phase1_only_run(tmp_path: Path) -> None:
     exp.mkdir()
     (exp / "phase1_all_results.json").write_text(json.dumps([{"holding_days": 3, "interval": "1h"}]))
     (exp / "phase1_winner.json").write_text(json.dumps({"interval": "1h"}))
+    assert load_artifacts(tmp_path).phase1_winner is None  # an incomplete winner is a missing part
+    winner = {"holding_days": 3, "interval": "1h", "hyperparameters": {"lr": 1e-4}}
+    (exp / "phase1_winner.json").write_text(json.dumps(winner))
     art = load_artifacts(tmp_path)
-    assert art.phase1_winner == {"interval": "1h"} and isinstance(art.phase1_all, list)
+    assert art.phase1_winner is not None and art.phase1_winner.interval == "1h"
+    assert isinstance(art.phase1_all, list)
     assert art.training_report is None and art.phase2_comparison is None and art.holdout is None
     assert art.section("pbo") is None
