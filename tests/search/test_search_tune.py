@@ -104,7 +104,7 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     assert all(r.config["warm_start_checkpoint"] is None for r in rows2 if r.config["algo"] == "ddqn")
     # The first PPO trial evaluates phase 1's best learning rate (seeded via points_to_evaluate).
     first_ppo = min(ppo, key=lambda r: r.config["trial_index"])
-    assert first_ppo.config["lr"] == pytest.approx(winner["hyperparameters"]["lr"])
+    assert first_ppo.config["lr"] == pytest.approx(winner.hyperparameters["lr"])
     doc = json.loads((tmp_path / "p2" / PHASE2_COMPARISON_FILE).read_text())
     assert doc["winner_algorithm"] in ("ppo", "ddqn")
     assert doc["algorithms"]["ppo"]["n_trials"] == 3 and doc["algorithms"]["ddqn"]["n_trials"] == 3
