@@ -71,6 +71,53 @@ class WarmStart(_Document):
 
 
 @dataclass(frozen=True)
+class Pbo(_Document):
+    """The probability of backtest overfitting of a phase (CSCV over its trials' test returns)."""
+
+    value: float | None = None
+    """PBO; ``None`` when it could not be computed (see ``reason``)."""
+    n_trials: int = 0
+    """Trials in the return matrix."""
+    n_bars: int = 0
+    """Calendar bars in the return matrix (rows)."""
+    n_paths: int = 0
+    """Complete backtest paths each trial's column averages."""
+    repeated_bars: int = 0
+    """Calendar bars that appear in more than one row (0 by construction)."""
+    by_paths: tuple[dict[str, Any], ...] = ()
+    """PBO at each number of complete paths over the trials that reached it (``n_paths``,
+    ``n_trials``, ``n_bars``, ``value``): how early-stopped trials enter."""
+    n_partitions: int | None = None
+    """CSCV partitions."""
+    prob_oos_loss: float | None = None
+    """Share of CSCV combinations whose in-sample best lost out of sample."""
+    logits: tuple[float, ...] = ()
+    """The CSCV logits."""
+    reason: str | None = None
+    """Why ``value`` is ``None``."""
+
+
+@dataclass(frozen=True)
+class DeflatedSharpe(_Document):
+    """The winner's deflated Sharpe ratio against the trials that competed for it."""
+
+    value: float | None = None
+    """DSR; ``None`` when it could not be computed (see ``reason``)."""
+    trial_id: str = ""
+    """The winner's trial id."""
+    sharpe_per_bar: float | None = None
+    """The winner's per-bar Sharpe ratio."""
+    sharpe_variance: float | None = None
+    """Variance of the competing trials' Sharpe ratios, on the winner's per-bar scale."""
+    n_trials: int | None = None
+    """Trials deflated for: every trial of both phases that competed for the winner."""
+    n_obs: int | None = None
+    """Bars behind the winner's Sharpe ratio."""
+    reason: str | None = None
+    """Why ``value`` is ``None``."""
+
+
+@dataclass(frozen=True)
 class Phase1Winner(_Document):
     """``phase1_winner.json``: the best phase-1 trial, its time frame and the trial counts."""
 
@@ -106,48 +153,14 @@ class Phase1Winner(_Document):
     """The phase-1 Tune experiment folder."""
     written_at: str = ""
     """When the document was written (UTC, ISO 8601)."""
+    cpcv: dict[str, Any] = field(default_factory=dict)
+    """``n_groups``, ``n_test_groups``, ``n_splits_scored``, ``tests_per_group``."""
+    pbo: Pbo = field(default_factory=Pbo)
+    """The phase's probability of backtest overfitting over its trials' backtest paths."""
+    trial_sharpes: tuple[float, ...] = ()
+    """Annualised Sharpe ratio of every phase-1 trial with a backtest path (for the deflated Sharpe)."""
     phase: int = 1
     """Always 1."""
-
-
-@dataclass(frozen=True)
-class Pbo(_Document):
-    """The probability of backtest overfitting of a phase (CSCV over its trials' test returns)."""
-
-    value: float | None = None
-    """PBO; ``None`` when it could not be computed (see ``reason``)."""
-    n_trials: int = 0
-    """Trials in the return matrix."""
-    n_bars: int = 0
-    """Bars in the return matrix."""
-    n_partitions: int | None = None
-    """CSCV partitions."""
-    prob_oos_loss: float | None = None
-    """Share of CSCV combinations whose in-sample best lost out of sample."""
-    logits: tuple[float, ...] = ()
-    """The CSCV logits."""
-    reason: str | None = None
-    """Why ``value`` is ``None``."""
-
-
-@dataclass(frozen=True)
-class DeflatedSharpe(_Document):
-    """The winner's deflated Sharpe ratio against the trials that competed for it."""
-
-    value: float | None = None
-    """DSR; ``None`` when it could not be computed (see ``reason``)."""
-    trial_id: str = ""
-    """The winner's trial id."""
-    sharpe_per_bar: float | None = None
-    """The winner's per-bar Sharpe ratio."""
-    sharpe_variance: float | None = None
-    """Variance of the trials' per-bar Sharpe ratios."""
-    n_trials: int | None = None
-    """Trials deflated for."""
-    n_obs: int | None = None
-    """Bars behind the winner's Sharpe ratio."""
-    reason: str | None = None
-    """Why ``value`` is ``None``."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,10 @@ class Phase2Comparison(_Document):
     """The winner's deflated Sharpe ratio."""
     phase1_checkpoint: str | None = None
     """Phase 1's winning checkpoint (the PPO warm start)."""
+    cpcv: dict[str, Any] = field(default_factory=dict)
+    """``n_groups``, ``n_test_groups``, ``n_splits_scored``, ``tests_per_group``."""
+    warm_start: dict[str, Any] = field(default_factory=dict)
+    """PPO trials warm-started on their last split, and the reasons of those that were not."""
     experiment_path: str = ""
     """The phase-2 Tune experiment folder."""
     written_at: str = ""

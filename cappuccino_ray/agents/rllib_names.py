@@ -92,6 +92,7 @@ __all__ = [
     "seed_replay_buffer",
     "steps_sampled",
     "steps_trained",
+    "training_forced_sales",
 ]
 
 # Batch columns (what flows between env runner, module and learner).
@@ -227,6 +228,14 @@ def algorithm_config(
         .reporting(metrics_num_episodes_for_smoothing=20)
         .debugging(seed=seed, log_level="ERROR")
     )
+
+
+def training_forced_sales(algo: Algorithm) -> int:
+    """Forced sales the local env runner's env copies made so far (0 if the env does not count them)."""
+    runner = algo.env_runner
+    env = getattr(runner, "env", None)
+    base = getattr(env, "unwrapped", env)
+    return int(getattr(base, "forced_sales_total", 0))
 
 
 def module_state(algo: Algorithm) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class TrainOutcome:
         train_s: Seconds spent in ``train()``.
         obs_dim: Observation length.
         n_actions: Action vector length (PPO) or number of actions (DDQN).
+        forced_sales: Positions the training envs force-sold at their holding limit.
     """
 
     state: dict[str, np.ndarray]
@@ -48,6 +49,7 @@ class TrainOutcome:
     train_s: float = 0.0
     obs_dim: int = 0
     n_actions: int = 0
+    forced_sales: int = 0
 
 
 def build_algorithm_config(
@@ -138,6 +140,7 @@ def train_agent(
                 )
         train_s = time.perf_counter() - t1
         state = {k: np.asarray(v) for k, v in rl.module_state(algo).items()}
+        forced_sales = rl.training_forced_sales(algo)
     finally:
         algo.stop()
     bad_w = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
@@ -152,4 +155,5 @@ def train_agent(
         train_s=train_s,
         obs_dim=obs_dim,
         n_actions=n_actions,
+        forced_sales=forced_sales,
     )

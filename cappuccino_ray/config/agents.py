@@ -189,7 +189,11 @@ class TrialConfig:
     max_splits: int | None = field(default=None, metadata=bounds(ge=1))
     """Evaluate only the first N splits (``None``: all ``C(n_groups, n_test_groups)``)."""
     embargo_bars: int | None = field(default=None, metadata=bounds(ge=0))
-    """Bars dropped after each test group; ``None``: 1 % of the bars, at least ``lookback``."""
+    """Bars dropped after each test group; ``None``: the features' warm-up plus ``lookback``, at least
+    1 % of the bars (:func:`cappuccino_ray.search.splits.default_embargo`)."""
+    max_lookback: int | None = field(default=None, metadata=bounds(ge=1))
+    """The largest lookback any trial of the run can draw: the CPCV partition starts after it, so
+    every trial of both phases cuts the same groups (``None``: this trial's own lookback)."""
     objective: str = "sharpe_excess"
     """Name of the objective in ``cappuccino_ray.validation.OBJECTIVES``."""
     warm_start_checkpoint: str | None = None

@@ -102,7 +102,9 @@ class EnvSettings:
     fee_model: Literal["flat", "tiered"] = "flat"
     """``flat``: one rate per side (phase 1); ``tiered``: the 30-day-volume table (phase 2)."""
     flat_fee: float = field(default=0.006, metadata=bounds(ge=0.0, lt=0.5))
-    """Rate of the flat model for maker and taker fills (0.006 = 0.60 %, a new account)."""
+    """Maker rate of the flat model (0.006 = 0.60 %, a new Coinbase account)."""
+    flat_taker_fee: float = field(default=0.012, metadata=bounds(ge=0.0, lt=0.5))
+    """Taker rate of the flat model (1.20 %, a new account): forced sales always pay it."""
     fee_schedule: FeeSchedule = COINBASE_ADVANCED
     """The tier table of the tiered model, inline (its window also sets the flat model's volume window)."""
     fee_liquidity: Literal["maker", "taker"] = "maker"
@@ -126,7 +128,8 @@ class EnvSettings:
     discrete_levels: int = field(default=10, metadata=bounds(ge=3, le=1000))
     """Levels per asset of the discrete action space; level 0 holds, the rest are weights."""
     episode_bars: int | None = field(default=None, metadata=bounds(ge=2))
-    """Steps of a training episode; ``None``: the holding limit in bars (evaluation runs a whole segment)."""
+    """Steps of a training episode; ``None``: twice the holding limit in bars, so that positions
+    reach their limit and are force-sold inside training episodes (evaluation runs a whole segment)."""
     reward_scale: float = field(default=1.0, metadata=bounds(gt=0.0))
     """Reward = reward_scale * log(V_t+1 / V_t)."""
     obs_clip: float = field(default=10.0, metadata=bounds(gt=0.0))
@@ -141,8 +144,8 @@ class EnvSettings:
         return days_to_bars(self.fee_schedule.window_days, interval)
 
     def episode_length(self, interval: str) -> int:
-        """Steps of a training episode at ``interval`` (``episode_bars`` or the holding limit)."""
-        return self.episode_bars if self.episode_bars is not None else self.max_hold_bars(interval)
+        """Steps of a training episode at ``interval`` (``episode_bars``, or twice the holding limit)."""
+        return self.episode_bars if self.episode_bars is not None else 2 * self.max_hold_bars(interval)
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

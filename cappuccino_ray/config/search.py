@@ -11,6 +11,7 @@ phase's ``env:`` section overrides ``configs/env.yaml``, and the merged
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,12 +79,22 @@ class TrialBudget:
     """CPCV groups the search data is cut into."""
     n_test_groups: int = field(default=2, metadata=bounds(ge=1))
     """Groups held out for testing in each split."""
-    max_splits: int = field(default=5, metadata=bounds(ge=1))
-    """Most CPCV splits a trial is scored on (ASHA's ``max_t``)."""
+    max_splits: int = field(default=6, metadata=bounds(ge=1))
+    """Most CPCV splits a trial is scored on (ASHA's ``max_t``): a whole number of backtest paths
+    (``max_splits * n_test_groups`` a multiple of ``n_groups``), or all ``C(n_groups, n_test_groups)``."""
 
     def validate(self) -> None:
-        """``n_test_groups`` must leave at least one training group."""
+        """At least one training group; ``max_splits`` completes whole backtest paths."""
         check_cpcv_groups(self.n_groups, self.n_test_groups)
+        n, k, m = self.n_groups, self.n_test_groups, self.max_splits
+        total = math.comb(n, k)
+        if m < total and (m * k) % n:
+            per_path = n // math.gcd(n, k)
+            whole = [p for p in range(per_path, total, per_path)] + [total]
+            raise ConfigError(
+                f"max_splits ({m}) is not a whole number of backtest paths for {n} groups, {k} tested "
+                f"per split; use one of {', '.join(map(str, whole[:6]))}"
+            )
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,8 @@ class Phase1Config:
     """Trials each combination gets (exactly)."""
     algo: Algo = "ppo"
     """Algorithm used in phase 1."""
+    pbo_partitions: int = field(default=8, metadata=bounds(ge=2))
+    """Partitions of the CSCV used for phase 1's probability of backtest overfitting (even)."""
     seed: int = field(default=0, metadata=bounds(ge=0))
     """Base seed of the samplers and trials."""
     env: EnvSettings = field(default_factory=EnvSettings)
@@ -147,12 +160,19 @@ class Phase1Config:
         """Non-empty grid without duplicates; a non-empty space."""
         _check_unique("holding_days", self.holding_days)
         _check_unique("intervals", self.intervals)
+        if self.pbo_partitions % 2:
+            raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
         if any(d <= 0 for d in self.holding_days):
             raise ConfigError("holding_days must all be positive")
         if not self.space:
             raise ConfigError("space is empty; list the searched hyperparameters (see configs/phase1.yaml)")
         _check_overlap(self.fixed, self.space, "fixed", "space")
         check_space(self.algo, self.space, self.fixed)
+
+    @property
+    def max_lookback(self) -> int:
+        """The largest lookback a phase-1 trial can draw."""
+        return _max_lookback(self.space, self.fixed)
 
     @property
     def n_trials(self) -> int:
@@ -212,6 +232,11 @@ class Phase2Config:
             raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
 
     @property
+    def max_lookback(self) -> int:
+        """The largest lookback a phase-2 trial of any algorithm can draw."""
+        return max(_max_lookback(self.spaces.get(a, {}), self.fixed.get(a, {})) for a in self.algos)
+
+    @property
     def n_trials(self) -> int:
         """Total trials: algorithms x trials per algorithm."""
         return len(self.algos) * self.trials_per_algo
@@ -229,6 +254,14 @@ class RunConfig:
     """Ray cluster address; ``None`` uses ``RAY_ADDRESS`` or starts Ray locally."""
     verbose: bool = True
     """Print the live progress table."""
+
+
+def _max_lookback(space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]) -> int:
+    spec = space.get("lookback")
+    if spec is not None:
+        values = spec.choices if spec.type == "categorical" else (spec.high,)
+        return int(max(float(v) for v in values or (1,)))
+    return int(fixed.get("lookback", 1))
 
 
 def _check_unique(name: str, values: tuple[Any, ...]) -> None:

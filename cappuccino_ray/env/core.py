@@ -244,6 +244,8 @@ class MarketCore:
         self.vol_sum = np.zeros(b)
         self.bench_cash = np.full(b, params.initial_cash)
         self.bench_units = np.zeros((n, b))
+        #: Forced sales over every step of every account so far (training reports it).
+        self.forced_sales_total = 0
 
     def volume_30d(self) -> np.ndarray:
         """Trailing fee-window volume of each account, including the starting volume."""
@@ -308,6 +310,7 @@ class MarketCore:
         forced = self.age >= p.max_hold_bars
         forced &= tradable
         forced &= self.units > 0.0
+        self.forced_sales_total += int(np.count_nonzero(forced))
         fills = execute_orders(
             self.cash,
             self.units,

@@ -130,5 +130,5 @@ class TieredFees:
 def build_fee_model(settings: EnvSettings) -> FeeModel:
     """The fee model the settings describe (the tier table is the settings' own ``fee_schedule``)."""
     if settings.fee_model == "flat":
-        return FlatFees(settings.flat_fee, settings.flat_fee, liquidity=settings.fee_liquidity)
+        return FlatFees(settings.flat_fee, settings.flat_taker_fee, liquidity=settings.fee_liquidity)
     return TieredFees(settings.fee_schedule, liquidity=settings.fee_liquidity, mode=settings.fee_mode)

@@ -77,6 +77,11 @@ class CryptoTradingVectorEnv(VectorEnv):
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._all = np.arange(num_envs)
 
+    @property
+    def forced_sales_total(self) -> int:
+        """Forced sales over every step of every copy so far."""
+        return self._core.forced_sales_total
+
     def targets(self, actions: Any) -> np.ndarray:
         """Target weights ``(num_envs, n)`` of a batch of actions (``NaN`` = hold)."""
         s = self.setup.settings

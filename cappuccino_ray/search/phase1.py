@@ -22,6 +22,7 @@ from cappuccino_ray.documents import Phase1Winner, read_typed
 from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.ranking import holding_days
 from cappuccino_ray.run_files import PHASE1_ALL_RESULTS_FILE, PHASE1_DIR, PHASE1_WINNER_FILE
+from cappuccino_ray.search.paths import annual_sharpe, cpcv_summary, phase_pbo, trial_paths
 from cappuccino_ray.search.results import (
     TrialRow,
     best_per_combo,
@@ -63,10 +64,17 @@ def phase1_combos(cfg: Phase1Config) -> list[dict[str, Any]]:
     ]
 
 
-def phase1_base_config(cfg: Phase1Config) -> dict[str, Any]:
-    """Keys every phase-1 trial gets besides its combination and sampled hyperparameters."""
+def phase1_base_config(cfg: Phase1Config, max_lookback: int | None = None) -> dict[str, Any]:
+    """Keys every phase-1 trial gets besides its combination and sampled hyperparameters.
+
+    Args:
+        cfg: Phase-1 settings.
+        max_lookback: The run's largest lookback (both phases), which places the CPCV
+            partition; ``None``: phase 1's own.
+    """
     return {
         "algo": cfg.algo,
+        "max_lookback": max_lookback or cfg.max_lookback,
         "phase": 1,
         "train_steps": cfg.budget.train_steps,
         "n_groups": cfg.budget.n_groups,
@@ -88,6 +96,7 @@ def run_phase1(
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
+    max_lookback: int | None = None,
 ) -> Phase1Winner:
     """Run (or resume) phase 1 and write its result files.
 
@@ -99,6 +108,7 @@ def run_phase1(
         resume: Continue an interrupted experiment of that name.
         verbose: Print the live progress view.
         trainable: The Tune trainable; the project's CPCV trainable by default.
+        max_lookback: The run's largest lookback (both phases); ``None``: phase 1's own.
 
     Returns:
         The winner (``phase1_winner.json``).
@@ -115,7 +125,7 @@ def run_phase1(
         [cfg.space] * len(combos),
         trials_per_combo=cfg.trials_per_combo,
         seed=cfg.seed,
-        base_config=phase1_base_config(cfg),
+        base_config=phase1_base_config(cfg, max_lookback),
     )
     spec = JobSpec(
         storage_path=storage_path,
@@ -129,10 +139,12 @@ def run_phase1(
         tracking=cfg.tracking,
     )
     run_tune_job(trainable or default_trainable(), searcher, spec, markets=markets, resume=resume)
-    return summarise_phase1(spec.path, expected_trials=cfg.n_trials)
+    return summarise_phase1(spec.path, expected_trials=cfg.n_trials, pbo_partitions=cfg.pbo_partitions)
 
 
-def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = None) -> Phase1Winner:
+def summarise_phase1(
+    experiment_path: Path, *, expected_trials: int | None = None, pbo_partitions: int = 8
+) -> Phase1Winner:
     """Read the phase-1 experiment and write ``phase1_winner.json`` and ``phase1_all_results.json``.
 
     ``phase1_all_results.json`` lists each combination's best trial, best first,
@@ -141,12 +153,13 @@ def summarise_phase1(experiment_path: Path, *, expected_trials: int | None = Non
     Args:
         experiment_path: The phase-1 Tune experiment folder.
         expected_trials: Trials planned (recorded for the report).
+        pbo_partitions: CSCV partitions of the phase's PBO.
 
     Returns:
         The winner.
     """
     rows = rows_from_experiment(experiment_path)
-    winner = _winner_doc(rows, experiment_path, expected_trials)
+    winner = _winner_doc(rows, experiment_path, expected_trials, pbo_partitions)
     counts = winner.trial_counts
     every = [{**r.summary(), "n_trials": counts[r.combination]["total"]} for r in best_per_combo(rows)]
     write_json_atomic(Path(experiment_path) / PHASE1_ALL_RESULTS_FILE, every)
@@ -166,11 +179,14 @@ def phase1_winner_from_experiment(
     Returns:
         The same document :func:`summarise_phase1` writes to ``phase1_winner.json``.
     """
-    return _winner_doc(rows_from_experiment(experiment_path), experiment_path, expected_trials)
+    return _winner_doc(rows_from_experiment(experiment_path), experiment_path, expected_trials, 8)
 
 
-def _winner_doc(rows: Sequence[TrialRow], experiment_path: Path, expected_trials: int | None) -> Phase1Winner:
+def _winner_doc(
+    rows: Sequence[TrialRow], experiment_path: Path, expected_trials: int | None, pbo_partitions: int
+) -> Phase1Winner:
     best = best_row(rows)
+    paths = trial_paths(rows)
     summary = best.summary()
     days = holding_days(best.config)
     if days is None:
@@ -192,6 +208,9 @@ def _winner_doc(rows: Sequence[TrialRow], experiment_path: Path, expected_trials
         n_trials_planned=expected_trials,
         experiment_path=str(experiment_path),
         written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        cpcv=cpcv_summary(rows),
+        pbo=phase_pbo(paths, pbo_partitions),
+        trial_sharpes=tuple(s for t in paths if (s := annual_sharpe(t)) is not None),
     )
 
 

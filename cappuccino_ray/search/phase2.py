@@ -25,28 +25,21 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase2Config
-from cappuccino_ray.documents import DeflatedSharpe, Pbo, Phase1Winner, Phase2Comparison, read_typed
-from cappuccino_ray.errors import CappuccinoError, ConfigError
+from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
+from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE
-from cappuccino_ray.search.results import (
-    TrialRow,
-    best_row,
-    read_test_returns,
-    rows_from_experiment,
-    trial_counts,
-)
+from cappuccino_ray.search.paths import annual_sharpe, cpcv_summary, deflated_sharpe, phase_pbo, trial_paths
+from cappuccino_ray.search.results import TrialRow, best_row, rows_from_experiment, trial_counts
 
 __all__ = [
     "load_phase2_comparison",
-    "overfitting_stats",
     "phase2_combos",
     "run_phase2",
     "summarise_phase2",
+    "warm_start_counts",
 ]
 
 
@@ -74,6 +67,7 @@ def run_phase2(
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
+    max_lookback: int | None = None,
 ) -> Phase2Comparison:
     """Run (or resume) phase 2 and write ``phase2_comparison.json``.
 
@@ -86,6 +80,8 @@ def run_phase2(
         resume: Continue an interrupted experiment of that name.
         verbose: Print the live progress view.
         trainable: The Tune trainable; the project's CPCV trainable by default.
+        max_lookback: The run's largest lookback (both phases), which places the CPCV partition
+            that phase 1 used too; ``None``: phase 2's own.
 
     Returns:
         The comparison (``phase2_comparison.json``).
@@ -115,6 +111,7 @@ def run_phase2(
             "n_groups": cfg.budget.n_groups,
             "n_test_groups": cfg.budget.n_test_groups,
             "max_splits": cfg.budget.max_splits,
+            "max_lookback": max_lookback or cfg.max_lookback,
             "num_cpus": cfg.resources.cpus_per_trial,
             "num_gpus": cfg.resources.gpus_per_trial,
         },
@@ -135,79 +132,6 @@ def run_phase2(
         trainable or default_trainable(), searcher, spec, markets={interval: markets[interval]}, resume=resume
     )
     return summarise_phase2(spec.path, cfg, phase1_winner)
-
-
-def _returns_matrix(
-    series: Sequence[tuple[TrialRow, np.ndarray | None]],
-) -> tuple[np.ndarray, list[TrialRow]]:
-    """Test returns of the trials scored on the most splits, cut to a common length, as (bars, trials)."""
-    usable = [(r, s) for r, s in series if s is not None and s.size >= 2 and np.all(np.isfinite(s))]
-    if not usable:
-        return np.empty((0, 0)), []
-    # Trials ASHA stopped early were scored on fewer splits, i.e. fewer test bars;
-    # PBO compares trials on the same bars, so only the fully scored ones enter.
-    most = max(r.splits_done for r, _ in usable)
-    usable = [(r, s) for r, s in usable if r.splits_done == most]
-    n = min(s.size for _, s in usable)
-    return np.stack([s[:n] for _, s in usable], axis=1), [r for r, _ in usable]
-
-
-def overfitting_stats(
-    rows: Sequence[TrialRow], winner: TrialRow, n_partitions: int
-) -> tuple[Pbo, DeflatedSharpe]:
-    """The phase's PBO over its trials' test returns and the winner's deflated Sharpe ratio.
-
-    PBO: CSCV over the ``(bars, trials)`` matrix of per-bar test returns.
-    DSR: the winner's per-bar Sharpe ratio against the expected maximum Sharpe of
-    ``n_trials`` unskilled trials, whose variance is taken across all trials' Sharpe ratios.
-
-    Args:
-        rows: Every trial of the phase.
-        winner: The selected trial, one of ``rows``.
-        n_partitions: CSCV partitions (even).
-
-    Returns:
-        ``(pbo, deflated_sharpe)``; ``value`` is ``None`` with a ``reason`` if not computable.
-    """
-    from cappuccino_ray.validation import (
-        deflated_sharpe_ratio,
-        per_bar_sharpe,
-        probability_of_backtest_overfitting,
-        sharpe_stats,
-    )
-
-    series = [(r, read_test_returns(r.checkpoint_path)) for r in rows]  # each file read once
-    matrix, used = _returns_matrix(series)
-    pbo: dict[str, Any] = {"value": None, "n_trials": len(used), "n_bars": int(matrix.shape[0])}
-    try:
-        res = probability_of_backtest_overfitting(matrix, n_partitions)
-        pbo.update(
-            value=float(res.pbo),
-            n_partitions=n_partitions,
-            prob_oos_loss=float(res.prob_oos_loss),
-            logits=[float(x) for x in res.logits],
-        )
-    except CappuccinoError as exc:
-        pbo["reason"] = str(exc)
-    dsr: dict[str, Any] = {"value": None, "trial_id": winner.trial_id}
-    win_returns = next((s for r, s in series if r.trial_id == winner.trial_id), None)
-    sharpes = per_bar_sharpe(matrix) if used else np.zeros(0)
-    if win_returns is None or win_returns.size < 2:
-        dsr["reason"] = "the winner's checkpoint holds no test returns"
-    elif len(sharpes) < 2:
-        dsr["reason"] = "fewer than 2 fully scored trials to estimate the Sharpe variance"
-    else:
-        st = sharpe_stats(win_returns)
-        var = float(np.var(sharpes, ddof=1))
-        value = deflated_sharpe_ratio(st.sr, var, len(rows), st.n_obs, st.skew, st.kurtosis)
-        dsr.update(
-            value=float(value) if math.isfinite(value) else None,
-            sharpe_per_bar=st.sr,
-            sharpe_variance=var,
-            n_trials=len(rows),
-            n_obs=st.n_obs,
-        )
-    return Pbo.from_json(pbo, source="pbo"), DeflatedSharpe.from_json(dsr, source="deflated_sharpe")
 
 
 def summarise_phase2(
@@ -232,7 +156,12 @@ def summarise_phase2(
         if algo_rows and any(math.isfinite(r.objective) for r in algo_rows):
             entry["best"] = best_row(algo_rows).summary()
         per_algo[algo] = entry
-    pbo, dsr = overfitting_stats(rows, winner, cfg.pbo_partitions)
+    paths = trial_paths(rows)
+    pbo = phase_pbo(paths, cfg.pbo_partitions)
+    # The deflated Sharpe deflates by every trial of both phases that competed for the winner.
+    sharpes = [*phase1_winner.trial_sharpes, *(s for t in paths if (s := annual_sharpe(t)) is not None)]
+    win_paths = next((t for t in paths if t.trial_id == winner.trial_id), None)
+    dsr = deflated_sharpe(win_paths, winner.trial_id, sharpes, phase1_winner.n_trials + len(rows))
     summary = winner.summary()
     doc = Phase2Comparison(
         winner_algorithm=str(winner.config.get("algo")),
@@ -250,12 +179,29 @@ def summarise_phase2(
         n_trials_planned=cfg.n_trials,
         pbo=pbo,
         deflated_sharpe=dsr,
+        cpcv=cpcv_summary(rows),
+        warm_start=warm_start_counts(rows),
         phase1_checkpoint=phase1_winner.checkpoint_path,
         experiment_path=str(experiment_path),
         written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc.to_json())
     return doc
+
+
+def warm_start_counts(rows: Sequence[TrialRow]) -> dict[str, Any]:
+    """How many PPO trials started from phase 1's weights on their last split, and why the others did not."""
+    ppo = [r for r in rows if r.config.get("algo") == "ppo"]
+    notes = [str(r.metrics.get("warm_start", "none")) for r in ppo]
+    skipped: dict[str, int] = {}
+    for note in notes:
+        if note.startswith("skipped"):
+            skipped[note] = skipped.get(note, 0) + 1
+    return {
+        "ppo_trials": len(ppo),
+        "warm_started": sum(n.startswith("split") for n in notes),
+        "skipped": skipped,
+    }
 
 
 def load_phase2_comparison(path: str | Path) -> Phase2Comparison:

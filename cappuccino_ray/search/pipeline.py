@@ -165,6 +165,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
                 resume=opts.resume,
                 verbose=opts.run.verbose,
                 trainable=trainable,
+                max_lookback=max(p1.max_lookback, p2.max_lookback),
             )
         durations["phase1"] = time.monotonic() - t
     assert winner1 is not None  # read above or run just now
@@ -185,6 +186,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
             resume=opts.resume,
             verbose=opts.run.verbose,
             trainable=trainable,
+            max_lookback=max(p1.max_lookback, p2.max_lookback),
         )
     durations["phase2"] = time.monotonic() - t
 

@@ -13,18 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.ranking import best_of, combo_label, finite_or_none, holding_days, ranked
-from cappuccino_ray.run_files import TEST_RETURNS_FILE
 
 __all__ = [
     "TrialRow",
     "best_per_combo",
     "best_row",
-    "read_test_returns",
     "rows_from_experiment",
     "trial_counts",
 ]
@@ -65,6 +61,7 @@ class TrialRow:
             "bot_sharpe": finite_or_none(self.metrics.get("bot_sharpe")),
             "bh_sharpe": finite_or_none(self.metrics.get("bh_sharpe")),
             "bot_return": finite_or_none(self.metrics.get("bot_return")),
+            "train_forced_sales": self.metrics.get("train_forced_sales"),
             "splits_done": self.splits_done,
             "checkpoint_path": self.checkpoint_path,
             "hyperparameters": self.hyperparameters,
@@ -131,19 +128,3 @@ def trial_counts(rows: Iterable[TrialRow]) -> dict[str, dict[str, int]]:
         c["total"] += 1
         c[r.status.lower()] = c.get(r.status.lower(), 0) + 1
     return dict(sorted(out.items()))
-
-
-def read_test_returns(checkpoint_path: str | None) -> np.ndarray | None:
-    """The per-bar test returns saved with a trial's checkpoint, or ``None`` if absent.
-
-    The trainable writes ``test_returns.npz``; every array in it is concatenated
-    in key order (one array per split, or a single ``returns`` array).
-    """
-    if not checkpoint_path:
-        return None
-    path = Path(checkpoint_path) / TEST_RETURNS_FILE
-    if not path.is_file():
-        return None
-    with np.load(path) as data:
-        arrays = [np.asarray(data[k], dtype=np.float64).ravel() for k in sorted(data.files)]
-    return np.concatenate(arrays) if arrays else None

@@ -17,7 +17,6 @@ split of its latest checkpoint instead of starting again from split 0.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -32,15 +31,18 @@ from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig, parse_trial_config
 from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
-from cappuccino_ray.documents import WarmStart
 from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
 from cappuccino_ray.run_files import TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
+from cappuccino_ray.search.splits import PURGE_BARS, SplitPlan, default_embargo, partition_start, plan_splits
+from cappuccino_ray.search.warm import WarmPlan, phase1_split_checkpoints, plan_warm_start
+from cappuccino_ray.validation import CombinatorialPurgedCV
 
 if TYPE_CHECKING:
     from cappuccino_ray.agents.checkpoint import AgentSpec
     from cappuccino_ray.agents.training import TrainOutcome
 
 __all__ = ["SplitPlan", "cpcv_trainable", "mini_trial_config", "plan_splits", "run_trial"]
+
 
 #: A callback receiving each split's metrics and checkpoint folder (Tune's ``report`` in a trial).
 Reporter = Callable[[dict[str, Any], Path], None]
@@ -90,21 +92,6 @@ def mini_trial_config(**overrides: Any) -> dict[str, Any]:
 _ENV_KEYS = frozenset(f.name for f in fields(EnvSettings)) - {"lookback", "action_mode"}
 
 
-@dataclass(frozen=True)
-class SplitPlan:
-    """The bars of one CPCV split, in market rows.
-
-    Attributes:
-        index: Split number (0-based, CPCV order).
-        train_segments: Contiguous training runs ``(start, stop)``.
-        test_groups: ``(group_id, (start, stop))`` of each test group, in time order.
-    """
-
-    index: int
-    train_segments: tuple[tuple[int, int], ...]
-    test_groups: tuple[tuple[int, tuple[int, int]], ...]
-
-
 @dataclass
 class _Running:
     """Per-group results accumulated over the splits of a trial."""
@@ -149,41 +136,6 @@ class _Running:
         )
 
 
-def plan_splits(
-    n_bars: int, first_bar: int, *, n_groups: int, n_test_groups: int, purge: int, embargo: int
-) -> list[SplitPlan]:
-    """CPCV splits over the usable bars ``first_bar .. n_bars - 1`` (before it: feature warm-up).
-
-    Args:
-        n_bars: Market length.
-        first_bar: First bar with warmed-up features and a full lookback.
-        n_groups: CPCV groups.
-        n_test_groups: Test groups per split.
-        purge: Bars dropped before each test group.
-        embargo: Bars dropped after each test group.
-
-    Returns:
-        One plan per split, in CPCV order.
-    """
-    from cappuccino_ray.validation import CombinatorialPurgedCV, index_segments
-
-    usable = n_bars - first_bar
-    if usable < 4 * n_groups:
-        raise ConfigError(
-            f"only {usable} usable bars after the {first_bar}-bar feature warm-up for {n_groups} groups; "
-            "give a longer market or fewer groups"
-        )
-    cv = CombinatorialPurgedCV(n_groups, n_test_groups, purge=purge, embargo=embargo)
-    plans = []
-    for k, ((train, tests), ids) in enumerate(zip(cv.split(usable), cv.test_group_ids, strict=True)):
-        segs = tuple((a + first_bar, b + first_bar) for a, b in index_segments(train) if b - a >= 2)
-        groups = tuple(
-            (g, (int(t[0]) + first_bar, int(t[-1]) + 1 + first_bar)) for g, t in zip(ids, tests, strict=True)
-        )
-        plans.append(SplitPlan(index=k, train_segments=segs, test_groups=groups))
-    return plans
-
-
 class _Trial:
     """Everything fixed for one trial: market, features, env settings, splits, objective."""
 
@@ -208,13 +160,13 @@ class _Trial:
             "clip": float(CLIP),
             "rolling": rolling,
         }
-        # Labels: an episode starting at t reads up to episode_bars bars ahead, its
-        # observation lookback bars back; both must stay out of a test group.
+        # One partition for the run, a one-bar purge and an embargo over the features'
+        # memory: the reasons are in cappuccino_ray.search.splits.
         lookback = self.settings.lookback
-        self.purge = self.episode_bars + lookback
-        first_bar = self.features.warmup + lookback - 1
-        default_embargo = max(lookback, math.ceil(0.01 * (market.n_bars - first_bar)))
-        self.embargo = default_embargo if trial.embargo_bars is None else trial.embargo_bars
+        first_bar = partition_start(market.interval, max(lookback, trial.max_lookback or 1))
+        self.purge = PURGE_BARS
+        embargo = default_embargo(self.features.warmup, lookback, market.n_bars - first_bar)
+        self.embargo = embargo if trial.embargo_bars is None else trial.embargo_bars
         self.plans = plan_splits(
             market.n_bars,
             first_bar,
@@ -225,8 +177,28 @@ class _Trial:
         )
         if trial.max_splits is not None:
             self.plans = self.plans[: trial.max_splits]
-        self.warm_start = _warm_start(trial, params, market, self.features.n_features)
+        self.warm_checkpoints = (
+            phase1_split_checkpoints(trial.warm_start_checkpoint)
+            if trial.warm_start_checkpoint and trial.algo == "ppo"
+            else {}
+        )
+        self.cv = CombinatorialPurgedCV(trial.n_groups, trial.n_test_groups)
         register_envs()
+
+    def warm_plan(self, plan: SplitPlan) -> WarmPlan:
+        """The warm start of ``plan``'s split (``none`` without a phase-1 checkpoint)."""
+        if not self.warm_checkpoints:
+            return WarmPlan(None, "none")
+        return plan_warm_start(
+            self.warm_checkpoints,
+            plan.index,
+            plan.test_groups,
+            n_assets=self.market.n_assets,
+            hidden_size=self.params.hidden_size,
+            n_layers=self.params.n_layers,
+            n_features=self.features.n_features,
+            lookback=self.settings.lookback,
+        )
 
     def env_config(self, segments: list[tuple[int, int]], mode: str) -> dict[str, Any]:
         return {
@@ -324,6 +296,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
     if not plan.train_segments:
         raise ConfigError(f"split {plan.index} has no training bars left after purge and embargo")
     seed = trial.seed * 1000 + plan.index
+    warm = setup.warm_plan(plan)
     t0 = time.perf_counter()
     try:
         outcome = train_agent(
@@ -331,7 +304,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
             setup.params,
             env_config=setup.env_config(list(plan.train_segments), "train"),
             seed=seed,
-            warm_start=setup.warm_start,
+            warm_start=warm.start,
         )
     except CappuccinoError:
         raise
@@ -347,17 +320,19 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
             raise TrainingError(f"split {plan.index}: non-finite portfolio values on test group {group}")
         split_bot.append(result.bot)
         split_bench.append(result.benchmark)
-        running.returns[f"s{plan.index:03d}_g{group:02d}"] = result.returns
+        key = f"s{plan.index:03d}_g{group:02d}"
+        running.returns[key] = result.returns
+        running.returns[f"t_{key}"] = result.timestamps[1:].astype("datetime64[ns]").astype(np.int64)
     running.bot += split_bot
     running.bench += split_bench
-    running.splits_done = plan.index + 1
+    running.splits_done = plan.position + 1
     save_test_returns(ckpt, running.returns)
     running.save(ckpt)
     objective = setup.objective(running.bot, running.bench)
     return {
         "objective": float(objective),
         "split": plan.index,
-        "splits_done": plan.index + 1,
+        "splits_done": plan.position + 1,
         "bot_sharpe": float(np.mean([m.sharpe for m in split_bot])),
         "bh_sharpe": float(np.mean([m.sharpe for m in split_bench])),
         "bot_return": float(np.mean([m.total_return for m in split_bot])),
@@ -366,7 +341,12 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
         "n_trades": int(sum(m.n_trades for m in split_bot)),
         "n_forced_sales": int(sum(m.n_forced_sales for m in split_bot)),
         "env_steps": outcome.env_steps,
-        "warm_started": int(setup.warm_start is not None),
+        "warm_started": int(warm.start is not None),
+        "warm_start": warm.note,
+        "test_groups": [g for g, _ in plan.test_groups],
+        "position": plan.position,
+        "paths_complete": setup.cv.complete_paths(plan.position + 1),
+        "train_forced_sales": outcome.forced_sales,
         "train_s": train_s,
         "build_s": outcome.build_s,
         "env_steps_per_s": outcome.env_steps / max(outcome.train_s, 1e-9),
@@ -398,34 +378,6 @@ def _agent_spec(setup: _Trial, plan: SplitPlan, outcome: TrainOutcome) -> AgentS
             "purge": setup.purge,
             "embargo": setup.embargo,
         },
-    )
-
-
-def _warm_start(
-    trial: TrialConfig, params: PPOParams | DDQNParams, md: MarketData, n_features: int
-) -> WarmStart | None:
-    """The PPO warm start, or ``None`` where the checkpoint's shapes do not allow one."""
-    from cappuccino_ray.agents.checkpoint import read_agent_spec
-
-    if not trial.warm_start_checkpoint or trial.algo != "ppo":
-        return None
-    spec = read_agent_spec(trial.warm_start_checkpoint)
-    fits = (
-        spec.algo == "ppo"
-        and spec.n_assets == md.n_assets
-        and spec.hidden_size == params.hidden_size
-        and spec.n_layers == params.n_layers
-        and len(spec.features.get("names", ())) <= n_features
-    )
-    if not fits:
-        return None
-    return WarmStart(
-        checkpoint=trial.warm_start_checkpoint,
-        n_assets=md.n_assets,
-        old_features=len(spec.features["names"]),
-        new_features=n_features,
-        old_lookback=spec.env_settings.lookback,
-        lookback=params.lookback,
     )
 
 

@@ -11,7 +11,7 @@ Everything a search phase and the deploy gate need to score a policy:
 * :func:`evaluate_policy` runs any observation-to-action callable over one segment.
 """
 
-from cappuccino_ray.validation._cpcv import CombinatorialPurgedCV, index_segments
+from cappuccino_ray.validation._cpcv import CombinatorialPurgedCV, balanced_order, index_segments
 from cappuccino_ray.validation._evaluate import (
     EvaluationResult,
     Policy,
@@ -54,6 +54,7 @@ __all__ = [
     "SegmentMetrics",
     "SharpeStats",
     "annualised_sharpe",
+    "balanced_order",
     "buy_and_hold_policy",
     "deflated_sharpe_ratio",
     "evaluate_policy",

@@ -15,6 +15,15 @@ Every group is tested in ``C(N - 1, k - 1) = k * C(N, k) / N`` splits, which
 is the number of backtest paths: path ``p`` takes, for each group, the
 ``p``-th split (in split order) that tests it. Test groups are evaluated as
 their own segments and never stitched to one another.
+
+Splits are numbered in lexicographic order of their test groups, but a search
+scores them in :meth:`CombinatorialPurgedCV.scoring_order`: every prefix of
+that order tests the groups as evenly as possible (their counts differ by at
+most one), so a trial stopped after any number of splits has not tested one
+period several times while skipping another, and after ``m`` splits with
+``m * k`` a multiple of ``N`` it holds ``m * k / N`` complete backtest paths
+(paths taken in scoring order). In lexicographic order the first
+``N - 1`` splits all test group 0.
 """
 
 from __future__ import annotations
@@ -28,11 +37,83 @@ import numpy as np
 
 from cappuccino_ray.errors import ConfigError
 
-__all__ = ["CombinatorialPurgedCV", "index_segments"]
+__all__ = ["CombinatorialPurgedCV", "balanced_order", "index_segments"]
 
 T = TypeVar("T")
 
 _MAX_SPLITS = 10_000
+_ORDER_BUDGET = 200_000
+
+
+def balanced_order(n_groups: int, n_test_groups: int) -> list[int]:
+    """Lexicographic split indices in an order whose every prefix tests the groups evenly.
+
+    A depth-first search adds, at each step, a split that keeps the groups' test
+    counts within one of each other, preferring splits that test the least-tested
+    groups (then the lowest index). Such an order exists and is found at once for
+    every ``N <= 8``; should the search exceed its budget on a larger grid, the
+    longest balanced prefix it reached is completed in index order.
+
+    Args:
+        n_groups: ``N``.
+        n_test_groups: ``k``.
+
+    Returns:
+        A permutation of ``range(C(N, k))``.
+    """
+    search = _OrderSearch(list(itertools.combinations(range(n_groups), n_test_groups)), n_groups)
+    if search.run():
+        return search.order
+    rest = [i for i in range(len(search.splits)) if i not in set(search.best)]
+    return search.best + rest
+
+
+class _OrderSearch:
+    """The depth-first search of :func:`balanced_order`."""
+
+    def __init__(self, splits: list[tuple[int, ...]], n_groups: int) -> None:
+        self.splits = splits
+        self.counts = [0] * n_groups
+        self.used = [False] * len(splits)
+        self.order: list[int] = []
+        self.best: list[int] = []
+        self.steps = 0
+
+    def _fits(self, split: tuple[int, ...]) -> bool:
+        after = self.counts[:]
+        for g in split:
+            after[g] += 1
+        return max(after) - min(after) <= 1
+
+    def _take(self, i: int, step: int) -> None:
+        self.used[i] = step > 0
+        for g in self.splits[i]:
+            self.counts[g] += step
+        if step > 0:
+            self.order.append(i)
+        else:
+            self.order.pop()
+
+    def run(self) -> bool:
+        """Extend the order to a full permutation; ``False`` when the budget ran out."""
+        if len(self.order) == len(self.splits):
+            return True
+        self.steps += 1
+        if self.steps > _ORDER_BUDGET:
+            return False
+        if len(self.order) > len(self.best):
+            self.best = self.order[:]
+        low = min(self.counts)
+        options = [i for i, sp in enumerate(self.splits) if not self.used[i] and self._fits(sp)]
+        options.sort(key=lambda i: (-sum(self.counts[g] == low for g in self.splits[i]), i))
+        for i in options:
+            self._take(i, 1)
+            if self.run():
+                return True
+            self._take(i, -1)
+            if self.steps > _ORDER_BUDGET:
+                return False
+        return False
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -69,6 +150,7 @@ class CombinatorialPurgedCV:
         self.n_test_groups = _check_int("n_test_groups", n_test_groups, 1)
         self.purge = _check_int("purge", purge, 0)
         self.embargo = _check_int("embargo", embargo, 0)
+        self._order: list[int] | None = None
         if self.n_test_groups >= self.n_groups:
             raise ConfigError(
                 f"n_test_groups ({self.n_test_groups}) must be smaller than n_groups ({self.n_groups}) "
@@ -96,6 +178,28 @@ class CombinatorialPurgedCV:
     def n_paths(self) -> int:
         """Number of backtest paths, ``k * C(N, k) / N = C(N - 1, k - 1)``."""
         return math.comb(self.n_groups - 1, self.n_test_groups - 1)
+
+    def scoring_order(self) -> list[int]:
+        """Split indices in the order a search scores them (see the module docstring)."""
+        if self._order is None:
+            self._order = balanced_order(self.n_groups, self.n_test_groups)
+        return list(self._order)
+
+    def complete_paths(self, n_scored: int) -> int:
+        """Backtest paths complete after the first ``n_scored`` splits of :meth:`scoring_order`."""
+        if n_scored >= self.n_splits:
+            return self.n_paths
+        return n_scored * self.n_test_groups // self.n_groups if self._balanced() else 0
+
+    def _balanced(self) -> bool:
+        order = self.scoring_order()
+        counts = [0] * self.n_groups
+        for i in order:
+            for g in self.test_group_ids[i]:
+                counts[g] += 1
+            if max(counts) - min(counts) > 1:
+                return False
+        return True
 
     @property
     def test_group_ids(self) -> tuple[tuple[int, ...], ...]:
@@ -149,19 +253,22 @@ class CombinatorialPurgedCV:
             tests = [np.arange(*bounds[g], dtype=np.int64) for g in test_ids]
             yield np.flatnonzero(train).astype(np.int64), tests
 
-    def paths(self) -> list[list[tuple[int, int]]]:
+    def paths(self, order: Sequence[int] | None = None) -> list[list[tuple[int, int]]]:
         """The backtest paths as ``(split index, group index)`` pairs.
 
         Path ``p`` takes, for each group in time order, the ``p``-th split (in
-        split order) that tests that group; every (split, test group) pair is
-        in exactly one path.
+        ``order``; default the split index order, AFML's table) that tests that
+        group; every (split, test group) pair is in exactly one path.
+
+        Args:
+            order: The order in which splits are taken (e.g. :meth:`scoring_order`).
 
         Returns:
             ``n_paths`` lists of ``n_groups`` pairs each.
         """
         by_group: list[list[int]] = [[] for _ in range(self.n_groups)]
-        for split_index, test_ids in enumerate(self.test_group_ids):
-            for g in test_ids:
+        for split_index in order if order is not None else range(self.n_splits):
+            for g in self.test_group_ids[split_index]:
                 by_group[g].append(split_index)
         return [[(by_group[g][p], g) for g in range(self.n_groups)] for p in range(self.n_paths)]
 

@@ -49,7 +49,7 @@ def test_core_matches_reference_loop(settings):
     }
     env = CryptoTradingEnv(cfg)
     if settings["fee_model"] == "flat":
-        tiers = [(0.0, settings["flat_fee"], settings["flat_fee"])]
+        tiers = [(0.0, settings["flat_fee"], settings.get("flat_taker_fee", 0.012))]
     else:
         sched = COINBASE_ADVANCED
         liq = settings.get("fee_liquidity", "maker")

@@ -161,6 +161,19 @@ def test_forced_sale_at_max_hold_pays_taker(tmp_path):
     assert i4["n_trades"] == 1 and i4["forced_sales"] == 0 and obs[1] == pytest.approx(0.5)
 
 
+def test_flat_fees_forced_sale_pays_the_flat_taker_rate():
+    px = [[100.0]] * 6
+    md = make_market(open_=px, close=px)
+    env = env_for(md, slippage_bps=0.0, max_hold_days=2 / 24, flat_fee=0.01, flat_taker_fee=0.03)
+    env.reset(seed=0)
+    *_, i1 = env.step(np.array([0.5], dtype=np.float32))  # $500 at the 1 % maker rate
+    assert i1["fees"] == pytest.approx(5.0, rel=REL)
+    env.step(np.array([0.5], dtype=np.float32))
+    *_, i3 = env.step(np.array([0.5], dtype=np.float32))  # forced: 5 units at $100, 3 % taker
+    assert i3["forced_sales"] == 1 and i3["fees"] == pytest.approx(15.0, rel=REL)
+    assert i3["cash"] == pytest.approx(1000 - 505 + 500 - 15, rel=REL)
+
+
 def test_adding_does_not_reset_age():
     px = [[100.0]] * 6
     md = make_market(open_=px, close=px)

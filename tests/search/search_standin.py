@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from ray import tune
 
+from cappuccino_ray.validation import CombinatorialPurgedCV
+
 SPLITS_FILE = "state.json"
 
 
@@ -39,13 +41,20 @@ def standin_trainable(config: dict[str, Any], markets: Mapping[str, Any] | None 
     rng = np.random.default_rng(int(config.get("seed", 0)))
     n_splits = int(config.get("max_splits", 2))
     sleep_s = float(config.get("sleep_s", 0.0))
+    cv = CombinatorialPurgedCV(int(config.get("n_groups", 4)), int(config.get("n_test_groups", 2)))
+    order = cv.scoring_order()
+    arrays: dict[str, np.ndarray] = {}
     for split in range(start, n_splits):
         time.sleep(sleep_s)
         obj = standin_objective(config, split)
-        returns = rng.normal(obj * 1e-3, 1e-2, size=64)
+        # Per (split, group) returns and bar times, in the trainable's layout (64 hourly bars a group).
+        for g in cv.test_group_ids[order[split]]:
+            key = f"s{order[split]:03d}_g{g:02d}"
+            arrays[key] = rng.normal(obj * 1e-3, 1e-2, size=64)
+            arrays[f"t_{key}"] = (np.arange(64) + 64 * g) * 3_600 * 10**9
         with tempfile.TemporaryDirectory() as d:
             (Path(d) / SPLITS_FILE).write_text(json.dumps({"splits_done": split + 1}))
-            np.savez(os.path.join(d, "test_returns.npz"), returns=returns)
+            np.savez(os.path.join(d, "test_returns.npz"), **arrays)
             tune.report(
                 {
                     "objective": obj,

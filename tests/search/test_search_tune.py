@@ -159,7 +159,7 @@ def test_killed_driver_resumes_without_losing_or_rerunning_trials(tmp_path: Path
         )
         return [sys.executable, "-c", code]
 
-    proc = subprocess.Popen(script(False, 1.0), start_new_session=True, cwd=tmp_path)
+    proc = subprocess.Popen(script(False, 3.0), start_new_session=True, cwd=tmp_path)
     deadline = time.monotonic() + 150
     try:
         while time.monotonic() < deadline and len(finished_trials(exp, max_splits)) < 3:

@@ -212,3 +212,36 @@ def test_index_segments() -> None:
     train, _ = list(cv.split(60))[cv.test_group_ids.index((1, 3))]
     # tests 10..19 and 30..39; purged 8, 9, 28, 29; embargoed 20..22, 40..42.
     assert index_segments(train) == [(0, 8), (23, 28), (43, 60)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 8), data=st.data())
+def test_scoring_order_tests_the_groups_evenly_at_every_prefix(n: int, data: st.DataObject) -> None:
+    k = data.draw(st.integers(1, n - 1))
+    cv = CombinatorialPurgedCV(n, k)
+    order = cv.scoring_order()
+    assert sorted(order) == list(range(cv.n_splits))
+    counts = [0] * n
+    for m, i in enumerate(order, start=1):
+        for g in cv.test_group_ids[i]:
+            counts[g] += 1
+        assert max(counts) - min(counts) <= 1, (n, k, m, counts)
+        # After m splits with m*k a multiple of N, exactly m*k/N paths are complete.
+        if (m * k) % n == 0:
+            assert cv.complete_paths(m) == m * k // n
+            ordered_paths = cv.paths(order)[: m * k // n]
+            assert all(s in order[:m] for path in ordered_paths for s, _ in path)
+
+
+def test_scoring_order_paths_cover_every_group_once_and_differ_from_lexicographic() -> None:
+    cv = CombinatorialPurgedCV(6, 2)
+    order = cv.scoring_order()
+    # The first three splits are one complete path: groups 0..5, each once.
+    assert sorted(g for i in order[:3] for g in cv.test_group_ids[i]) == [0, 1, 2, 3, 4, 5]
+    # Lexicographic order would test group 0 in each of its first five splits.
+    assert [0 in ids for ids in cv.test_group_ids[:5]] == [True] * 5
+    paths = cv.paths(order)
+    assert len(paths) == 5 and all([g for _, g in p] == list(range(6)) for p in paths)
+    assert sorted(pair for p in paths for pair in p) == sorted(
+        (i, g) for i, ids in enumerate(cv.test_group_ids) for g in ids
+    )

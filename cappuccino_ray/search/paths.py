@@ -1,0 +1,251 @@
+"""Backtest paths of a phase's trials, and the PBO and deflated Sharpe taken over them.
+
+A trial's checkpoint holds the per-bar returns of every (split, test group) it
+scored (``test_returns.npz``: ``s{split}_g{group}``) with the open times of the
+bars they were marked on (``t_s{split}_g{group}``, int64 ns). Taking the splits
+in scoring order, path ``p`` is complete once every group has been tested ``p + 1``
+times; it covers every bar of the partition exactly once (AFML ch. 12).
+
+The matrix the probability of backtest overfitting is taken over has one row per
+calendar bar and one column per trial: a trial's column is the mean, bar by bar, of
+its first ``n_paths`` complete paths (all trials' paths are built from the same
+splits, since every trial scores the splits in the same order), put on the phase's
+coarsest interval (returns compounded within each coarse bar) and cut to the bars
+every column has. So no calendar bar is in the matrix twice, whatever the number of
+paths, and trials at different intervals or lookbacks are compared on the same bars.
+
+Early-stopped trials: ASHA stops trials after some splits. PBO is taken at each
+number of complete paths ``p`` over the trials that completed at least ``p`` paths
+(``by_paths``); the phase's headline value is the one over the most trials (``p = 1``),
+whose first path every surviving trial of the first rung shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cappuccino_ray.documents import DeflatedSharpe, Pbo
+from cappuccino_ray.errors import CappuccinoError
+from cappuccino_ray.intervals import bars_per_day, interval_ns, periods_per_year
+from cappuccino_ray.run_files import TEST_RETURNS_FILE
+from cappuccino_ray.search.results import TrialRow
+
+__all__ = [
+    "TrialPaths",
+    "annual_sharpe",
+    "cpcv_summary",
+    "deflated_sharpe",
+    "path_matrix",
+    "phase_pbo",
+    "read_trial_paths",
+    "trial_paths",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class TrialPaths:
+    """A trial's complete backtest paths.
+
+    Attributes:
+        trial_id: Tune's id.
+        interval: The trial's candle interval.
+        times: Open times (int64 ns) of the bars each path marks, sorted, ``(T,)``.
+        paths: Per-bar simple returns of each complete path, ``(n_paths, T)``.
+    """
+
+    trial_id: str
+    interval: str
+    times: np.ndarray
+    paths: np.ndarray
+
+    @property
+    def n_paths(self) -> int:
+        """Complete paths."""
+        return int(self.paths.shape[0])
+
+    def mean_of(self, n_paths: int) -> np.ndarray:
+        """The bar-by-bar mean of the first ``n_paths`` paths."""
+        return np.asarray(self.paths[:n_paths].mean(axis=0))
+
+
+def read_trial_paths(
+    checkpoint: str | Path | None, trial_id: str, interval: str, n_groups: int, n_test_groups: int
+) -> TrialPaths | None:
+    """The complete paths of a trial's last checkpoint; ``None`` when it holds none.
+
+    Args:
+        checkpoint: The trial's last checkpoint folder.
+        trial_id: Tune's id, for the result.
+        interval: The trial's interval.
+        n_groups: CPCV groups of the trial.
+        n_test_groups: Test groups per split.
+    """
+    from cappuccino_ray.validation import CombinatorialPurgedCV
+
+    if not checkpoint or not (Path(checkpoint) / TEST_RETURNS_FILE).is_file():
+        return None
+    with np.load(Path(checkpoint) / TEST_RETURNS_FILE) as data:
+        arrays = {k: np.asarray(data[k]) for k in data.files}
+    cv = CombinatorialPurgedCV(n_groups, n_test_groups)
+    returns, times = [], []
+    for path in cv.paths(cv.scoring_order()):
+        keys = [f"s{s:03d}_g{g:02d}" for s, g in path]
+        if not all(k in arrays and f"t_{k}" in arrays for k in keys):
+            break  # paths complete in scoring order: the first incomplete one ends the list
+        returns.append(np.concatenate([arrays[k].astype(np.float64) for k in keys]))
+        times.append(np.concatenate([arrays[f"t_{k}"].astype(np.int64) for k in keys]))
+    if not returns:
+        return None
+    return TrialPaths(trial_id, interval, times[0], np.stack(returns))
+
+
+def _on_grid(times: np.ndarray, returns: np.ndarray, grid_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns compounded within each bar of a coarser grid (times sorted)."""
+    buckets = times - times % grid_ns
+    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+    grown = np.add.reduceat(np.log1p(returns), starts)
+    return buckets[starts], np.expm1(grown)
+
+
+def path_matrix(trials: Sequence[TrialPaths], n_paths: int) -> tuple[np.ndarray, list[TrialPaths], int]:
+    """The ``(bars, trials)`` matrix of the trials with ``n_paths`` complete paths.
+
+    Args:
+        trials: The phase's trials.
+        n_paths: Paths each column averages (trials with fewer are left out).
+
+    Returns:
+        The matrix, the trials in its columns, and the number of repeated calendar bars (0).
+    """
+    used = [t for t in trials if t.n_paths >= n_paths]
+    if not used:
+        return np.empty((0, 0)), [], 0
+    coarsest = min((t.interval for t in used), key=bars_per_day)
+    series = [_on_grid(t.times, t.mean_of(n_paths), interval_ns(coarsest)) for t in used]
+    common = series[0][0]
+    for times, _ in series[1:]:
+        common = np.intersect1d(common, times, assume_unique=True)
+    columns = [r[np.searchsorted(times, common)] for times, r in series]
+    repeated = int(common.size - np.unique(common).size)
+    return np.stack(columns, axis=1), used, repeated
+
+
+def phase_pbo(trials: Sequence[TrialPaths], n_partitions: int) -> Pbo:
+    """PBO of a phase over its trials' paths, at each number of complete paths (module docstring)."""
+    from cappuccino_ray.validation import probability_of_backtest_overfitting
+
+    levels = []
+    headline: Pbo | None = None
+    most = max((t.n_paths for t in trials), default=0)
+    for p in range(1, most + 1):
+        matrix, used, repeated = path_matrix(trials, p)
+        level: dict[str, object] = {"n_paths": p, "n_trials": len(used), "n_bars": int(matrix.shape[0])}
+        try:
+            res = probability_of_backtest_overfitting(matrix, n_partitions)
+            level["value"] = float(res.pbo)
+            doc = Pbo(
+                value=float(res.pbo),
+                n_trials=len(used),
+                n_bars=int(matrix.shape[0]),
+                n_paths=p,
+                repeated_bars=repeated,
+                n_partitions=n_partitions,
+                prob_oos_loss=float(res.prob_oos_loss),
+                logits=tuple(float(x) for x in res.logits),
+            )
+        except CappuccinoError as exc:
+            level["value"] = None
+            doc = Pbo(n_trials=len(used), n_bars=int(matrix.shape[0]), n_paths=p, reason=str(exc))
+        levels.append(level)
+        if headline is None or (headline.value is None and doc.value is not None):
+            headline = doc
+    if headline is None:
+        return Pbo(reason="no trial completed a backtest path (every group tested once)")
+    return Pbo(**{**headline.to_json(), "by_paths": tuple(levels), "logits": headline.logits})
+
+
+def annual_sharpe(trial: TrialPaths) -> float | None:
+    """The annualised Sharpe ratio of a trial's paths (their bar-by-bar mean); ``None`` if flat."""
+    r = trial.mean_of(trial.n_paths)
+    sd = float(np.std(r, ddof=1)) if r.size > 1 else 0.0
+    if not np.isfinite(sd) or sd == 0.0:
+        return None
+    return float(np.mean(r) / sd * np.sqrt(periods_per_year(trial.interval)))
+
+
+def trial_paths(rows: Sequence[TrialRow]) -> list[TrialPaths]:
+    """The complete paths of every trial that has any (each checkpoint read once)."""
+    out = []
+    for r in rows:
+        cfg = r.config
+        try:
+            paths = read_trial_paths(
+                r.checkpoint_path,
+                r.trial_id,
+                str(cfg.get("interval")),
+                int(cfg.get("n_groups", 0)),
+                int(cfg.get("n_test_groups", 0)),
+            )
+        except (CappuccinoError, ValueError, OSError):
+            paths = None
+        if paths is not None:
+            out.append(paths)
+    return out
+
+
+def cpcv_summary(rows: Sequence[TrialRow]) -> dict[str, Any]:
+    """The phase's CPCV: groups, splits scored by its most-scored trial, and tests per group."""
+    from cappuccino_ray.validation import CombinatorialPurgedCV
+
+    if not rows:
+        return {}
+    cfg = rows[0].config
+    n, k = int(cfg.get("n_groups", 0)), int(cfg.get("n_test_groups", 0))
+    scored = max(r.splits_done for r in rows)
+    tests = [0] * n
+    if n > k >= 1:
+        cv = CombinatorialPurgedCV(n, k)
+        for i in cv.scoring_order()[:scored]:
+            for g in cv.test_group_ids[i]:
+                tests[g] += 1
+    return {"n_groups": n, "n_test_groups": k, "n_splits_scored": scored, "tests_per_group": tests}
+
+
+def deflated_sharpe(
+    winner: TrialPaths | None, trial_id: str, sharpes: Sequence[float], n_trials: int
+) -> DeflatedSharpe:
+    """The winner's deflated Sharpe ratio against every trial that competed for it.
+
+    The variance of the competing trials' annualised Sharpe ratios is put on the
+    winner's per-bar scale (divided by its bars per year), so trials at other
+    intervals count with their true dispersion.
+
+    Args:
+        winner: The winner's paths (``None``: it completed none).
+        trial_id: The winner's id.
+        sharpes: Annualised Sharpe ratios of the competing trials (both phases).
+        n_trials: How many trials competed (both phases, early-stopped ones included).
+    """
+    from cappuccino_ray.validation import deflated_sharpe_ratio, sharpe_stats
+
+    if winner is None:
+        return DeflatedSharpe(trial_id=trial_id, reason="the winner completed no backtest path")
+    finite = [s for s in sharpes if np.isfinite(s)]
+    if len(finite) < 2:
+        return DeflatedSharpe(trial_id=trial_id, reason="fewer than 2 trials with a backtest path")
+    st = sharpe_stats(winner.mean_of(winner.n_paths))
+    var = float(np.var(finite, ddof=1)) / periods_per_year(winner.interval)
+    value = deflated_sharpe_ratio(st.sr, var, n_trials, st.n_obs, st.skew, st.kurtosis)
+    return DeflatedSharpe(
+        value=float(value) if np.isfinite(value) else None,
+        trial_id=trial_id,
+        sharpe_per_bar=st.sr,
+        sharpe_variance=var,
+        n_trials=n_trials,
+        n_obs=st.n_obs,
+    )
