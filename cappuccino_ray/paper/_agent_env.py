@@ -1,0 +1,28 @@
+"""The one place that turns a checkpoint's recorded env settings into what the env needs.
+
+Every paper-trading and backtest path reads the mechanics of a checkpoint
+(fees and tiers, slippage, holding limit, minimum order, band, look-back,
+features) through :func:`env_settings_of`, so a change of the checkpoint
+format is adapted here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cappuccino_ray.agents.inference import Agent
+
+__all__ = ["env_settings_of"]
+
+
+def env_settings_of(agent: Agent) -> dict[str, Any]:
+    """The ``settings`` entry of an ``env_config`` that reproduces the agent's training mechanics.
+
+    Args:
+        agent: A loaded checkpoint.
+
+    Returns:
+        A dict of :class:`~cappuccino_ray.config.env.EnvSettings` fields, validated
+        later by :func:`~cappuccino_ray.env.setup.build_setup`.
+    """
+    return dict(agent.spec.env_settings)
