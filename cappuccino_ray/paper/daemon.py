@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from cappuccino_ray.errors import CappuccinoError
+from cappuccino_ray.errors import CappuccinoError, DataError
 from cappuccino_ray.ops.state import SchedulerLock, now_utc, pid_alive
 from cappuccino_ray.paper.book import LOCK_FILE, PID_FILE, Book, BookBar
 
@@ -140,6 +140,7 @@ def _live(
 
     spec = engine.spec
     done = 0
+    last_error: str | None = None
     while not stop.set:
         if args.refresh:
             try:
@@ -147,9 +148,15 @@ def _live(
             except CappuccinoError as exc:  # a failed refresh is reported; the store may still be fresh
                 if notifier is not None:
                     notifier.notify("paper_error", f"data refresh failed: {exc}")
-        market = market_from_store(args.data_config, tuple(spec.symbols), spec.interval)
-        first = bar_index(market, start, side="start") if start is not None else market.n_bars - 1
-        done += engine.run(market, start=first, until=bar_index(market, until, side="end"), stop=stop)
+        try:
+            market = market_from_store(args.data_config, tuple(spec.symbols), spec.interval)
+            first = bar_index(market, start, side="start") if start is not None else market.n_bars - 1
+            done += engine.run(market, start=first, until=bar_index(market, until, side="end"), stop=stop)
+            last_error = None
+        except DataError as exc:  # a store being rewritten, a hole: report once, retry next poll
+            if notifier is not None and str(exc) != last_error:
+                notifier.notify("paper_error", f"store read failed, retrying: {exc}")
+            last_error = str(exc)
         acct = engine.book.account()
         if until is not None and acct is not None and acct[0] >= to_ns(until):
             break

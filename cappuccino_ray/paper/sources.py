@@ -20,12 +20,11 @@ import pandas as pd
 
 from cappuccino_ray.agents.checkpoint import AGENT_FILE
 from cappuccino_ray.data.market import MarketData
+from cappuccino_ray.data.readers import CANDLE_SUFFIXES as _CANDLE_SUFFIXES
 from cappuccino_ray.errors import ConfigError, DataError
 from cappuccino_ray.run_files import TRAINING_REPORT_FILE, read_json
 
 __all__ = ["bar_index", "load_candles", "parse_time", "resolve_checkpoint", "to_ns"]
-
-_CANDLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".feather", ".json")
 
 
 def resolve_checkpoint(path: str | Path, *, deployments_dir: str | Path = "deployments") -> Path:
@@ -186,7 +185,7 @@ def load_candles(folder: str | Path, symbols: tuple[str, ...], interval: str, n_
 
 
 def market_from_store(data_config: str | Path, symbols: tuple[str, ...], interval: str) -> MarketData:
-    """The checkpoint's symbols at its interval from the store that ``data_config`` names.
+    """The checkpoint's symbols at its interval from the store of ``data_config``, to their common last bar.
 
     Raises:
         DataError: If the store lacks a symbol (the message gives the command that fetches it).
@@ -197,6 +196,7 @@ def market_from_store(data_config: str | Path, symbols: tuple[str, ...], interva
     from cappuccino_ray.data import load_market
 
     cfg = load_config(DataConfig, data_config)
-    if symbols:
-        cfg = dataclasses.replace(cfg, symbols=symbols)
+    # trim: while the downloader updates one symbol after another, the market ends
+    # at the last bar every symbol has; the others' newer bars wait for the next read.
+    cfg = dataclasses.replace(cfg, symbols=symbols or cfg.symbols, align_policy="trim")
     return load_market(cfg, interval)
