@@ -62,16 +62,16 @@ def _source_args(p: argparse.ArgumentParser, *, data: bool = True) -> None:
 
 
 def _deploy_config(path: str) -> Any:
-    from cappuccino_ray.config.paper import load_deploy_config
+    from cappuccino_ray.config import DeployConfig, load_config
 
-    return load_deploy_config(path)
+    return load_config(DeployConfig, path) if Path(path).is_file() else DeployConfig()
 
 
 def checkpoint_of(args: argparse.Namespace) -> Path:
     """The checkpoint folder of ``args.path``."""
     from cappuccino_ray.paper.sources import resolve_checkpoint
 
-    deploy, _ = _deploy_config(args.deploy_config)
+    deploy = _deploy_config(args.deploy_config)
     return resolve_checkpoint(args.path, deployments_dir=deploy.deployments_dir)
 
 

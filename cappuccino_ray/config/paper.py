@@ -1,21 +1,17 @@
 """Paper-trading configuration: the champion/challenger promotion rule of ``configs/deploy.yaml``.
 
-``configs/deploy.yaml`` may hold a ``promotion:`` section; :func:`load_deploy_config`
-reads the file into the :class:`~cappuccino_ray.config.ops.DeployConfig` and the
-:class:`PromotionConfig` (absent section: the defaults).
+The ``promotion:`` section of ``configs/deploy.yaml`` loads into :class:`PromotionConfig`,
+the ``promotion`` field of :class:`~cappuccino_ray.config.ops.DeployConfig`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
-from cappuccino_ray.config._loader import bounds, from_mapping, load_yaml
-from cappuccino_ray.config.ops import DeployConfig
-from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.config._loader import bounds
 
-__all__ = ["PromotionConfig", "load_deploy_config"]
+__all__ = ["PromotionConfig"]
 
 
 @dataclass(frozen=True)
@@ -34,22 +30,3 @@ class PromotionConfig:
     """Demote the champion when its return trails buy-and-hold's by this much (0.10 = 10 points)."""
     on_demote: Literal["rollback", "pause"] = "rollback"
     """``rollback`` to the previous deployment, or ``pause`` (nothing current)."""
-
-
-def load_deploy_config(path: str | Path) -> tuple[DeployConfig, PromotionConfig]:
-    """Read ``configs/deploy.yaml``: the deployment settings and the promotion rule.
-
-    Raises:
-        ConfigError: Naming the file, the key and the fix.
-    """
-    p = Path(path)
-    if not p.is_file():
-        return DeployConfig(), PromotionConfig()
-    raw = dict(load_yaml(p))
-    promo = raw.pop("promotion", None) or {}
-    if not isinstance(promo, dict):
-        raise ConfigError(f"{p}: promotion must be a mapping of PromotionConfig keys, got {promo!r}")
-    return (
-        from_mapping(DeployConfig, raw, source=str(p)),
-        from_mapping(PromotionConfig, promo, source=str(p), prefix="promotion."),
-    )

@@ -77,10 +77,11 @@ class DailySummary:
 
 
 def _notifier(args: argparse.Namespace) -> Any:
-    from cappuccino_ray.config.paper import load_deploy_config
+    from cappuccino_ray.config import DeployConfig, load_config
     from cappuccino_ray.ops.notify import Notifier
 
-    deploy = load_deploy_config(args.deploy_config)[0]
+    path = Path(args.deploy_config)
+    deploy = load_config(DeployConfig, path) if path.is_file() else DeployConfig()
     return Notifier(deploy.notify, Path(args.state) / NOTIFICATIONS_FILE)
 
 
