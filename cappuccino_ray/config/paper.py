@@ -22,7 +22,7 @@ class PromotionConfig:
     """Bars both must have paper-traded side by side before a challenger can be promoted."""
     sharpe_margin: float = field(default=0.0, metadata=bounds(ge=0.0))
     """The challenger's paper Sharpe must exceed the champion's by more than this."""
-    max_drawdown_excess: float = field(default=0.0, metadata=bounds(ge=0.0, le=1.0))
+    max_drawdown_excess: float = field(default=0.05, metadata=bounds(ge=0.0, le=1.0))
     """The challenger's max drawdown may exceed the champion's by at most this (fraction)."""
     demote_drawdown: float = field(default=0.25, metadata=bounds(gt=0.0, le=1.0))
     """Demote the champion when its paper drawdown from peak reaches this (0.25 = -25 %)."""
