@@ -50,6 +50,28 @@ def register(sub: Any) -> None:
         q.add_argument("--state", required=True, help="state folder holding the book")
         q.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_paper)
+    _register_arena(s)
+
+
+def _register_arena(s: Any) -> None:
+    a: argparse.ArgumentParser = s.add_parser("arena", help="champion vs challenger on paper")
+    acts = a.add_subparsers(dest="arena_action", required=True, metavar="ARENA_ACTION")
+    prop = acts.add_parser("propose", help="RUN's winner: deployed if nothing is, else the challenger")
+    prop.add_argument("run", metavar="RUN", help="run folder (or its two-phase report)")
+    run = acts.add_parser("run", help="feed closed bars to champion and challenger; apply the rule")
+    mode = run.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--replay", metavar="D", default=None, help="replay this candle folder bar by bar")
+    mode.add_argument("--live", action="store_true", help="new closed candles from the data store")
+    run.add_argument("--data-config", default="configs/data.yaml", help="data YAML (the store)")
+    run.add_argument("--start", default=None, help="replay: first bar (ISO time)")
+    run.add_argument("--until", default=None, help="stop after this bar (ISO time)")
+    run.add_argument("--poll-seconds", type=float, default=60.0, help="live: seconds between store reads")
+    for q in (prop, run):
+        q.add_argument("--arena", required=True, help="arena folder (champion and challenger books)")
+        q.add_argument("--schedule-config", default="configs/schedule.yaml", help="schedule YAML (logs)")
+        q.add_argument("--deploy-config", default="configs/deploy.yaml", help="deploy YAML (gate, promotion)")
+        q.add_argument("--env-file", default=".env.training", help="dotenv with TWO_PHASE_* overrides")
+        q.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _source_args(p: argparse.ArgumentParser, *, data: bool = True) -> None:
@@ -102,6 +124,8 @@ def _backtest(args: argparse.Namespace) -> int:
 def _paper(args: argparse.Namespace) -> int:
     from cappuccino_ray.paper import daemon
 
+    if args.action == "arena":
+        return _arena(args)
     if args.action == "run":
         out = daemon.run_paper(args, checkpoint_of(args))
         print(json.dumps(out) if args.json else daemon.run_text(out))
@@ -122,4 +146,26 @@ def _paper(args: argparse.Namespace) -> int:
     else:
         st = daemon.status(args.state)
         print(json.dumps(st, indent=2) if args.json else daemon.status_text(st))
+    return 0
+
+
+def _arena(args: argparse.Namespace) -> int:
+    from cappuccino_ray.ops.scheduler import load_settings
+    from cappuccino_ray.paper.arena import Arena, run_arena
+
+    settings = load_settings(args.schedule_config, args.deploy_config, args.env_file)
+    arena = Arena(args.arena, settings)
+    try:
+        if args.arena_action == "propose":
+            outcome = arena.propose(args.run)
+            current = arena.deployer.current_id()
+            out: dict[str, Any] = {"outcome": outcome, "current": current}
+            text = f"promoted: {current} is deployed" if outcome == "promoted" else "challenger set"
+        else:
+            verdicts = run_arena(arena, args)
+            out = {"verdicts": verdicts, "current": arena.deployer.current_id()}
+            text = "\n".join(f"{v['bar']}: {v['action']}: {v['reason']}" for v in verdicts) or "no change"
+    finally:
+        arena.close()
+    print(json.dumps(out) if args.json else text)
     return 0

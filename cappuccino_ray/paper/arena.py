@@ -42,7 +42,7 @@ from cappuccino_ray.ops.state import now_utc, read_json
 from cappuccino_ray.paper.book import Book
 from cappuccino_ray.paper.engine import PaperEngine
 
-__all__ = ["Arena", "Verdict", "judge_demotion", "judge_promotion"]
+__all__ = ["Arena", "Verdict", "judge_demotion", "judge_promotion", "run_arena"]
 
 ARENA_FILE = "arena.json"
 
@@ -288,3 +288,72 @@ class Arena:
 
     def _save(self) -> None:
         write_json_atomic(self.root / ARENA_FILE, self.state)
+
+
+def run_arena(arena: Arena, args: Any) -> list[dict[str, Any]]:
+    """``paper arena run``: step the arena bar by bar over a replay folder, or poll the store (``--live``).
+
+    Returns:
+        Every promotion and demotion: ``{"bar", "action", "reason"}``.
+    """
+    import time
+
+    from cappuccino_ray.paper.engine import StopFlag
+    from cappuccino_ray.paper.sources import (
+        bar_index,
+        iso_ns,
+        load_candles,
+        market_from_store,
+        parse_time,
+        to_ns,
+    )
+
+    stop = StopFlag()
+    stop.install()
+    until = parse_time(args.until)
+    out: list[dict[str, Any]] = []
+
+    def record(market: MarketData, verdict: Verdict) -> None:
+        if verdict.action != "none":
+            out.append(
+                {
+                    "bar": iso_ns(to_ns(market.timestamps[-1])),
+                    "action": verdict.action,
+                    "reason": verdict.reason,
+                }
+            )
+
+    if args.replay is not None:
+        spec = _any_spec(arena)
+        full = load_candles(args.replay, tuple(spec.symbols), spec.interval, spec.n_assets)
+        first = bar_index(full, parse_time(args.start), side="start") or 0
+        last = bar_index(full, until, side="end")
+        for i in range(first, (full.n_bars - 1 if last is None else last) + 1):
+            if stop.set:
+                break
+            market = full.slice(0, i + 1)
+            record(market, arena.step(market))
+        return out
+    while not stop.set:
+        spec = _any_spec(arena)
+        market = market_from_store(args.data_config, tuple(spec.symbols), spec.interval)
+        record(market, arena.step(market))
+        if until is not None and market.timestamps[-1] >= until:
+            break
+        deadline = time.monotonic() + args.poll_seconds
+        while not stop.set and time.monotonic() < deadline:
+            time.sleep(min(0.2, args.poll_seconds))
+    return out
+
+
+def _any_spec(arena: Arena) -> Any:
+    """The agent description of the champion (or else the challenger): symbols and interval."""
+    from cappuccino_ray.agents.checkpoint import read_agent_spec
+
+    current = arena.deployer.current_id()
+    if current is not None:
+        return read_agent_spec(arena.deployer.checkpoint_dir(current))
+    chall = arena.state.get("challenger")
+    if chall is None:
+        raise DeployError("nothing is deployed and there is no challenger; propose a run first")
+    return read_agent_spec(arena._challenger_checkpoint(chall))

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
+from cappuccino_ray.cli import main
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import ConfigError, DeployError
 from cappuccino_ray.ops.scheduler import load_settings
 from cappuccino_ray.paper.arena import Arena
 from cappuccino_ray.paper.promotion import deploy_run
 from cappuccino_ray.run_files import TRAINING_REPORT_FILE
-from tests.paper.helpers import make_checkpoint
+from tests.paper.helpers import make_checkpoint, write_candles
 
 SETTINGS = {"fee_model": "flat", "flat_fee": 0.001, "slippage_bps": 1.0, "max_hold_days": 60.0}
 GATE_OK = {"bot": {"sharpe": 1.5, "max_drawdown": 0.1, "n_trades": 40}, "buy_and_hold": {"sharpe": 0.5}}
@@ -160,3 +161,21 @@ def test_the_promotion_rule_is_validated_at_load(tmp_path: Path) -> None:
         _settings(tmp_path, on_demote="retire")
     with pytest.raises(ConfigError, match="min_bars"):
         _settings(tmp_path, min_bars=1)
+
+
+def test_arena_commands_replay_a_candle_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    md = _market(0.002)
+    ohlcv = np.column_stack([md.open[:, 0], md.high[:, 0], md.low[:, 0], md.close[:, 0], md.volume[:, 0]])
+    write_candles(tmp_path / "candles", "AAA_USD_1h", md.timestamps, ohlcv)
+    _settings(tmp_path)  # writes the config files
+    cfg = ["--arena", str(tmp_path / "arena"), "--deploy-config", str(tmp_path / "deploy.yaml")]
+    cfg += ["--schedule-config", str(tmp_path / "schedule.yaml"), "--env-file", str(tmp_path / "none")]
+    assert main(["paper", "arena", "propose", str(_run(tmp_path, "null", -1.0)), *cfg, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "promoted"
+    assert main(["paper", "arena", "propose", str(_run(tmp_path, "skilled", 1.0)), *cfg, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "challenger"
+    start = str(md.timestamps[40])[:16] + "Z"
+    args = ["paper", "arena", "run", *cfg, "--replay", str(tmp_path / "candles"), "--start", start, "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(v["bar"], v["action"]) for v in out["verdicts"]] == [("2024-01-03T16:00:00Z", "promote")]
