@@ -81,3 +81,28 @@ def real_folder(dest: Path, n_bars: int, coins: Sequence[str] = COINS) -> Path:
         frame = pd.read_csv(SHARED_1H / f"{c}USDT_1h.csv.gz")
         frame.tail(n_bars).to_csv(dest / f"{c}USDT_1h.csv", index=False)
     return dest
+
+
+def make_ddqn_checkpoint(
+    folder: Path, symbols: Sequence[str], settings: Mapping[str, Any], *, seed: int = 0
+) -> Path:
+    """A seeded random double-DQN checkpoint (discrete actions: level 0 holds, NaN targets)."""
+    from cappuccino_ray.agents.networks import QNet
+
+    n = len(symbols)
+    levels = int(settings.get("discrete_levels", 10))
+    obs_dim = observation_size(n, 7, int(settings.get("lookback", 1)))
+    torch.manual_seed(seed)
+    net = QNet(obs_dim, n * levels, 16, 2, False)
+    spec = AgentSpec(
+        algo="ddqn",
+        obs_dim=obs_dim,
+        n_actions=n * levels,
+        n_assets=n,
+        hidden_size=16,
+        n_layers=2,
+        interval="1h",
+        symbols=tuple(symbols),
+        env_settings={**settings, "action_mode": "discrete"},
+    )
+    return save_agent(folder, spec, {f"q.{k}": v for k, v in net.state_dict().items()})

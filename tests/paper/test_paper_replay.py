@@ -18,7 +18,7 @@ from cappuccino_ray.cli import main
 from cappuccino_ray.paper.backtest import run_backtest
 from cappuccino_ray.paper.book import BOOK_FILE, Book
 from cappuccino_ray.paper.sources import load_candles, parse_time
-from tests.paper.helpers import COINS, SHARED_1H, make_checkpoint, real_folder
+from tests.paper.helpers import COINS, SHARED_1H, make_checkpoint, make_ddqn_checkpoint, real_folder
 
 pytestmark = pytest.mark.skipif(
     not (SHARED_1H / "BTCUSDT_1h.csv.gz").is_file(),
@@ -176,3 +176,40 @@ def test_another_checkpoint_on_the_same_book_is_refused(
     capsys.readouterr()
     assert main([base[0], base[1], str(other), *base[2:]]) == 2
     assert "paper-trades checkpoint" in capsys.readouterr().err
+
+
+def test_lookback_and_rolling_features_replay_equals_backtest(tmp_path: Path) -> None:
+    settings = {**SETTINGS, "lookback": 3, "rolling_features": True, "fee_model": "flat"}
+    ckpt = make_checkpoint(tmp_path / "ckpt", SYMBOLS, settings, seed=5)
+    data = real_folder(tmp_path / "data", 900)  # the 30-day rolling features warm up over 720 bars
+    market = load_candles(data, SYMBOLS, "1h", len(SYMBOLS))
+    bt = run_backtest(ckpt, market)
+    with Book(tmp_path / "state") as book:
+        from cappuccino_ray.paper.engine import PaperEngine
+
+        assert PaperEngine(ckpt, book).run(market) == market.n_bars - 721
+        bars = book.bars()
+    ev = bt.evaluation
+    assert len(bars) == len(ev.bars) == market.n_bars - 722
+    assert np.array_equal([b["equity"] for b in bars], ev.values[1:])
+    assert np.array_equal([b["fees"] for b in bars], ev.fees)
+    assert ev.n_trades.sum() > 0
+
+
+def test_discrete_agent_replay_equals_backtest(world: dict[str, object], tmp_path: Path) -> None:
+    ckpt = make_ddqn_checkpoint(tmp_path / "ckpt", SYMBOLS, SETTINGS, seed=2)
+    market = load_candles(world["data"], SYMBOLS, "1h", len(SYMBOLS))  # type: ignore[arg-type]
+    bt = run_backtest(ckpt, market, start=parse_time(START), end=parse_time(UNTIL))
+    with Book(tmp_path / "state") as book:
+        from cappuccino_ray.paper.engine import PaperEngine
+
+        PaperEngine(ckpt, book).run(
+            market,
+            start=int(np.searchsorted(market.timestamps, parse_time(START))),
+            until=int(np.searchsorted(market.timestamps, parse_time(UNTIL))),
+        )
+        bars = book.bars()
+    ev = bt.evaluation
+    assert np.array_equal([b["equity"] for b in bars], ev.values[1:])
+    assert np.array_equal([b["n_trades"] for b in bars], ev.n_trades)
+    assert ev.n_trades.sum() > 0
