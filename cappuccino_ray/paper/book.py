@@ -11,7 +11,8 @@ Tables::
                and the last bar processed
     bars       one row per processed bar: equity, buy-and-hold, cash, fees,
                traded USD, fills, forced sales, fee tier and rate, trailing volume
-    orders     the target weight per asset decided on each bar, and its fate
+    orders     the target weight per asset decided on each bar (NULL: hold), and its
+               fate on the next bar: pending, filled, kept or skipped
     fills      per-asset fills (units, price with slippage, USD, fee, forced)
     positions  units, age in bars and weight per asset after the last bar
 
@@ -261,6 +262,12 @@ class Book:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur]
 
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order, oldest first."""
+        cur = self.conn.execute("SELECT * FROM orders ORDER BY id")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
     def positions(self) -> list[dict[str, Any]]:
         """Units, age and weight per asset after the last bar."""
         cur = self.conn.execute("SELECT symbol, units, age_bars, weight FROM positions ORDER BY symbol")
@@ -323,8 +330,14 @@ class Book:
                             bar.volume_30d, now_utc().isoformat(),
                         ),
                     )  # fmt: skip
+                # An order's fate: filled, kept (no target: hold), or skipped (band, minimum,
+                # not tradable, or overridden by a forced sale).
+                filled = sorted({f.symbol for f in fills if not f.forced})
                 c.execute(
-                    "UPDATE orders SET status = 'filled', fill_bar = ? WHERE status = 'pending'", (bar_time,)
+                    "UPDATE orders SET fill_bar = ?, status = CASE "
+                    f"WHEN symbol IN ({','.join('?' * len(filled))}) THEN 'filled' "
+                    "WHEN target_weight IS NULL THEN 'kept' ELSE 'skipped' END WHERE status = 'pending'",
+                    (bar_time, *filled),
                 )
                 c.executemany(
                     "INSERT INTO fills (bar_time, symbol, side, units, price, usd, fee, forced) "

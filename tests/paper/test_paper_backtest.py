@@ -10,6 +10,7 @@ import pytest
 
 from cappuccino_ray.cli import main
 from cappuccino_ray.paper.backtest import METRICS
+from cappuccino_ray.paper.book import Book
 from cappuccino_ray.run_files import TRAINING_REPORT_FILE
 from tests.paper.helpers import make_checkpoint, write_candles
 
@@ -150,3 +151,29 @@ def test_not_a_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys, str(tmp_path), "--data", str(tmp_path), "--deploy-config", str(tmp_path / "x.yaml")
     )
     assert code == 2 and "not a checkpoint folder" in err
+
+
+def test_the_paper_book_of_the_same_candles(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _candles(tmp_path / "data")
+    state = tmp_path / "state"
+    args = ["paper", "run", str(checkpoint), "--state", str(state), "--replay", str(data)]
+    assert main([*args, "--start", _iso(START), "--until", _iso(END), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    units = 500.0 / 101.0
+    assert out["equity"] == pytest.approx(495.0 + units * 99.0 * 0.99, rel=1e-12)
+    assert out["n_forced_sales"] == 1 and out["n_trades"] == 2
+    with Book(state, write=False) as book:
+        fills, orders = book.fills(), book.orders()
+        bars = book.bars()
+    assert [(f["side"], f["forced"]) for f in fills] == [("buy", 0), ("sell", 1)]
+    assert fills[0]["price"] == pytest.approx(101.0) and fills[0]["usd"] == pytest.approx(500.0)
+    assert fills[0]["fee"] == pytest.approx(5.0)
+    assert fills[1]["price"] == pytest.approx(99.0) and fills[1]["units"] == pytest.approx(units)
+    assert fills[1]["fee"] == pytest.approx(units * 99.0 * 0.01)
+    # Decided on bars 34..38; the last waits for bar 39. The 0.5 targets of bars 35 and 36
+    # fall inside the band; bar 37's is overridden by the forced sale.
+    assert [o["status"] for o in orders] == ["filled", "skipped", "skipped", "skipped", "pending"]
+    assert [o["target_weight"] for o in orders] == [0.5] * 5
+    assert [b["n_forced"] for b in bars] == [0, 0, 0, 1]
