@@ -106,3 +106,18 @@ def make_ddqn_checkpoint(
         env_settings={**settings, "action_mode": "discrete"},
     )
     return save_agent(folder, spec, {f"q.{k}": v for k, v in net.state_dict().items()})
+
+
+def hand_candles(folder: Path, symbol_file: str = "AAAUSD_1h", step: str = "h") -> Path:
+    """40 hourly candles of one asset: flat at 100, then rising, flat and falling on bars 35..39."""
+    n = 40
+    times = np.datetime64("2024-01-01T00:00", "ns") + np.arange(n) * np.timedelta64(1, step)
+    opens = np.full(n, 100.0)
+    closes = np.full(n, 100.0)
+    opens[35:40] = [100.0, 110.0, 120.0, 100.0, 100.0]
+    closes[35:40] = [110.0, 120.0, 120.0, 100.0, 100.0]
+    ohlcv = np.column_stack(
+        [opens, np.maximum(opens, closes) + 1, np.minimum(opens, closes) - 1, closes, np.ones(n)]
+    )
+    write_candles(folder, symbol_file, times, ohlcv)
+    return folder

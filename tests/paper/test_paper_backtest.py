@@ -12,7 +12,7 @@ from cappuccino_ray.cli import main
 from cappuccino_ray.paper.backtest import METRICS
 from cappuccino_ray.paper.book import Book
 from cappuccino_ray.run_files import TRAINING_REPORT_FILE
-from tests.paper.helpers import make_checkpoint, write_candles
+from tests.paper.helpers import hand_candles, make_checkpoint, write_candles
 
 # 1 % flat fee, 100 bps slippage, a 3-bar holding limit, a 0.1 band: the constant
 # 0.5 target buys once, never rebalances, and is force-sold 3 bars after the buy.
@@ -26,20 +26,6 @@ SETTINGS = {
     "no_trade_band": 0.1,
 }
 START, END = 34, 38  # decision bar 34 (after the 33-bar warm-up), last bar marked 38
-
-
-def _candles(folder: Path, symbol_file: str = "AAAUSD_1h", step: str = "h") -> Path:
-    n = 40
-    times = np.datetime64("2024-01-01T00:00", "ns") + np.arange(n) * np.timedelta64(1, step)
-    opens = np.full(n, 100.0)
-    closes = np.full(n, 100.0)
-    opens[35:40] = [100.0, 110.0, 120.0, 100.0, 100.0]
-    closes[35:40] = [110.0, 120.0, 120.0, 100.0, 100.0]
-    ohlcv = np.column_stack(
-        [opens, np.maximum(opens, closes) + 1, np.minimum(opens, closes) - 1, closes, np.ones(n)]
-    )
-    write_candles(folder, symbol_file, times, ohlcv)
-    return folder
 
 
 def _iso(bar: int) -> str:
@@ -60,7 +46,7 @@ def _backtest(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str,
 def test_exact_fee_forced_sale_and_equity(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _candles(tmp_path / "data")
+    data = hand_candles(tmp_path / "data")
     code, out, err = _backtest(
         capsys, str(checkpoint), "--data", str(data), "--start", _iso(START), "--end", _iso(END), "--json"
     )
@@ -90,7 +76,7 @@ def test_exact_fee_forced_sale_and_equity(
 
 
 def test_table_and_html(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = _candles(tmp_path / "data")
+    data = hand_candles(tmp_path / "data")
     html = tmp_path / "bt.html"
     code, out, err = _backtest(
         capsys, str(checkpoint), "--data", str(data), "--start", _iso(START), "--html", str(html)
@@ -106,7 +92,7 @@ def test_table_and_html(checkpoint: Path, tmp_path: Path, capsys: pytest.Capture
 def test_a_run_folder_backtests_its_winner(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _candles(tmp_path / "data")
+    data = hand_candles(tmp_path / "data")
     run = tmp_path / "run"
     run.mkdir()
     (run / TRAINING_REPORT_FILE).write_text(json.dumps({"winner": {"checkpoint_path": "../ckpt"}}))
@@ -137,7 +123,7 @@ def test_other_symbols_or_interval_are_refused_with_one_line(
             tmp_path / "data", symbol_file, times, np.tile([100.0, 101.0, 99.0, 100.0, 1.0], (n, 1))
         )
     else:
-        _candles(tmp_path / "data", symbol_file)
+        hand_candles(tmp_path / "data", symbol_file)
     code, out, err = _backtest(capsys, str(checkpoint), "--data", str(tmp_path / "data"))
     assert code == 2
     assert out == ""
@@ -153,10 +139,10 @@ def test_not_a_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and "not a checkpoint folder" in err
 
 
-def test_the_paper_book_of_the_same_candles(
+def test_the_paper_book_of_the_samehand_candles(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _candles(tmp_path / "data")
+    data = hand_candles(tmp_path / "data")
     state = tmp_path / "state"
     args = ["paper", "run", str(checkpoint), "--state", str(state), "--replay", str(data)]
     assert main([*args, "--start", _iso(START), "--until", _iso(END), "--json"]) == 0

@@ -10,7 +10,7 @@ import yaml
 
 from cappuccino_ray.cli import main
 from cappuccino_ray.run_files import TRAINING_REPORT_FILE
-from tests.paper.helpers import make_checkpoint
+from tests.paper.helpers import hand_candles, make_checkpoint
 
 GOOD = {"bot": {"sharpe": 1.5, "max_drawdown": 0.1, "n_trades": 40}, "buy_and_hold": {"sharpe": 0.5}}
 BAD = {"bot": {"sharpe": 0.2, "max_drawdown": 0.7, "n_trades": 40}, "buy_and_hold": {"sharpe": 0.5}}
@@ -80,3 +80,22 @@ def test_a_passing_winner_is_deployed_and_becomes_current(
     # The explicit form does the same.
     assert main(["deploy", "run", str(run), *configs]) == 0
     assert "current is now" in capsys.readouterr().out
+
+
+def test_the_deployment_backtests_and_paper_trades_as_current(
+    tmp_path: Path, configs: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _run(tmp_path, "good-run", GOOD, pbo=0.2)
+    assert main(["deploy", str(run), *configs]) == 0
+    capsys.readouterr()
+    data = hand_candles(tmp_path / "candles")
+    deploy_cfg = configs[:2]
+    assert main(["backtest", "current", "--data", str(data), *deploy_cfg, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "deployments" in res["checkpoint"] and res["bot"]["n_trades"] >= 1
+    state = tmp_path / "state"
+    assert (
+        main(["paper", "run", "current", "--state", str(state), "--replay", str(data), *deploy_cfg, "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["equity"] == res["bot"]["final_equity"]
