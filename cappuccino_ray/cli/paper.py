@@ -66,6 +66,9 @@ def _register_arena(s: Any) -> None:
     run.add_argument("--start", default=None, help="replay: first bar (ISO time)")
     run.add_argument("--until", default=None, help="stop after this bar (ISO time)")
     run.add_argument("--poll-seconds", type=float, default=60.0, help="live: seconds between store reads")
+    run.add_argument(
+        "--from-scheduler", action="store_true", help="propose the scheduler's gated, undeployed winners"
+    )
     for q in (prop, run):
         q.add_argument("--arena", required=True, help="arena folder (champion and challenger books)")
         q.add_argument("--schedule-config", default="configs/schedule.yaml", help="schedule YAML (logs)")

@@ -8,7 +8,9 @@ The arena folder holds two books fed the same candles::
     <arena>/arena.json    the challenger: run id, report and checkpoint
 
 :meth:`Arena.propose` takes a run whose winner passes the gate: it is deployed
-at once when nothing is deployed, else it becomes the challenger. After each
+at once when nothing is deployed, else it becomes the challenger (a newer one
+replaces it). :meth:`Arena.adopt_scheduled` proposes the scheduler's gated
+winners that it did not deploy itself (``auto_deploy: false``). After each
 :meth:`Arena.step` (new closed bars into both books), the rules of
 :class:`~cappuccino_ray.config.paper.PromotionConfig` are applied in order:
 
@@ -37,7 +39,7 @@ import numpy as np
 from cappuccino_ray.atomic import append_jsonl, write_json_atomic
 from cappuccino_ray.config.paper import PromotionConfig
 from cappuccino_ray.data.market import MarketData
-from cappuccino_ray.errors import DeployError
+from cappuccino_ray.errors import CappuccinoError, DeployError
 from cappuccino_ray.ops.state import now_utc, read_json
 from cappuccino_ray.paper.book import Book
 from cappuccino_ray.paper.engine import PaperEngine
@@ -157,6 +159,34 @@ class Arena:
             run_id=report.get("run_id"),
         )
         return "challenger"
+
+    def adopt_scheduled(self) -> list[str]:
+        """Propose the scheduler's new gated, undeployed winners (``auto_deploy: false``), oldest first.
+
+        Returns:
+            The run ids proposed now (each scheduled run is looked at once).
+        """
+        from cappuccino_ray.ops.state import SchedulerState
+
+        seen = set(self.state.get("adopted") or [])
+        out: list[str] = []
+        for rec in SchedulerState(self.settings.paths.state).history:
+            rid = rec.get("run_id")
+            gate = rec.get("gate") or {}
+            if rid in seen or rec.get("outcome") != "succeeded" or not gate.get("passed"):
+                continue
+            seen.add(rid)
+            self.state["adopted"] = sorted(seen)
+            self._save()
+            if rec.get("deployed") or not rec.get("report_path"):
+                continue  # the scheduler deployed it itself
+            try:
+                self.propose(rec["report_path"])
+            except CappuccinoError as exc:
+                self.notifier.notify("paper_error", f"scheduled run {rid} not proposed: {exc}", run_id=rid)
+                continue
+            out.append(str(rid))
+        return out
 
     # -- bars --------------------------------------------------------------------------------------
     def step(self, market: MarketData) -> Verdict:
@@ -313,6 +343,10 @@ def run_arena(arena: Arena, args: Any) -> list[dict[str, Any]]:
     until = parse_time(args.until)
     out: list[dict[str, Any]] = []
 
+    def adopt() -> None:
+        if args.from_scheduler:
+            arena.adopt_scheduled()
+
     def record(market: MarketData, verdict: Verdict) -> None:
         if verdict.action != "none":
             out.append(
@@ -331,10 +365,12 @@ def run_arena(arena: Arena, args: Any) -> list[dict[str, Any]]:
         for i in range(first, (full.n_bars - 1 if last is None else last) + 1):
             if stop.set:
                 break
+            adopt()
             market = full.slice(0, i + 1)
             record(market, arena.step(market))
         return out
     while not stop.set:
+        adopt()
         spec = _any_spec(arena)
         market = market_from_store(args.data_config, tuple(spec.symbols), spec.interval)
         record(market, arena.step(market))

@@ -179,3 +179,25 @@ def test_arena_commands_replay_a_candle_folder(tmp_path: Path, capsys: pytest.Ca
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert [(v["bar"], v["action"]) for v in out["verdicts"]] == [("2024-01-03T16:00:00Z", "promote")]
+
+
+def test_the_schedulers_undeployed_gated_winners_become_challengers(tmp_path: Path) -> None:
+    from cappuccino_ray.ops.state import SchedulerState
+
+    settings = _settings(tmp_path)
+    arena = Arena(tmp_path / "arena", settings)
+    arena.propose(_run(tmp_path, "champion", -1.0))
+    state = SchedulerState(settings.paths.state)  # type: ignore[attr-defined]
+    passed = {"passed": True}
+    for rec in (
+        {"run_id": "s1", "outcome": "failed", "reason": "stale data"},
+        {"run_id": "s2", "outcome": "succeeded", "gate": {"passed": False}, "deployed": None},
+        {"run_id": "s3", "outcome": "succeeded", "gate": passed, "deployed": "dep-x", "report_path": "x"},
+        {"run_id": "s4", "outcome": "succeeded", "gate": passed, "deployed": None,
+         "report_path": str(_run(tmp_path, "s4", 1.0) / TRAINING_REPORT_FILE)},
+    ):  # fmt: skip
+        state.finish_run(rec)
+    assert arena.adopt_scheduled() == ["s4"]
+    assert arena.state["challenger"]["run_id"] == "s4"
+    assert arena.adopt_scheduled() == []  # each scheduled run is looked at once
+    assert arena.state["adopted"] == ["s3", "s4"]  # s3 was deployed by the scheduler itself
