@@ -257,7 +257,7 @@ class Arena:
             self._retire(slot)
             book = Book(self.root / slot)
         engine = PaperEngine(checkpoint, book, mode="arena")
-        book.set_meta({"owner": owner, "initial_cash": engine.settings.initial_cash})
+        book.set_meta({"owner": owner})
         self._open[slot] = (book, engine)
         return engine
 

@@ -116,6 +116,7 @@ class PaperEngine:
                     "interval": self.spec.interval,
                     "symbols": list(self.symbols),
                     "mode": mode,
+                    "initial_cash": self.settings.initial_cash,
                 }
             )
         self._setup: Any = None

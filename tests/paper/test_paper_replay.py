@@ -88,6 +88,9 @@ def test_paper_replay_equals_backtest(
     assert out["n_trades"] == bt["bot"]["n_trades"]
     assert out["fees_paid"] == pytest.approx(bt["bot"]["fees_paid"], rel=1e-12)
     assert out["last_bar"] == "2023-04-20T23:00:00Z"
+    assert out["total_return"] == bt["bot"]["total_return"]
+    assert out["buy_and_hold_return"] == pytest.approx(bt["buy_and_hold"]["total_return"], rel=1e-12)
+    assert out["max_drawdown"] == pytest.approx(bt["bot"]["max_drawdown"], rel=1e-12)
     with Book(state, write=False) as book:
         fills = book.fills()
         positions = book.positions()
