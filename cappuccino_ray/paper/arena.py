@@ -326,9 +326,15 @@ def run_arena(arena: Arena, args: Any) -> list[dict[str, Any]]:
     Returns:
         Every promotion and demotion: ``{"bar", "action", "reason"}``.
     """
+    from cappuccino_ray.paper.engine import StopFlag
+
+    with StopFlag().installed() as stop:
+        return _run_arena(arena, args, stop)
+
+
+def _run_arena(arena: Arena, args: Any, stop: Any) -> list[dict[str, Any]]:
     import time
 
-    from cappuccino_ray.paper.engine import StopFlag
     from cappuccino_ray.paper.sources import (
         bar_index,
         iso_ns,
@@ -338,8 +344,6 @@ def run_arena(arena: Arena, args: Any) -> list[dict[str, Any]]:
         to_ns,
     )
 
-    stop = StopFlag()
-    stop.install()
     until = parse_time(args.until)
     out: list[dict[str, Any]] = []
 

@@ -91,11 +91,16 @@ def run_paper(args: argparse.Namespace, checkpoint: Path) -> dict[str, Any]:
     Returns:
         The number of bars processed this time and the book's status.
     """
-    from cappuccino_ray.paper.engine import PaperEngine, StopFlag
+    from cappuccino_ray.paper.engine import StopFlag
+
+    with StopFlag().installed() as stop:
+        return _run_paper(args, checkpoint, stop)
+
+
+def _run_paper(args: argparse.Namespace, checkpoint: Path, stop: Any) -> dict[str, Any]:
+    from cappuccino_ray.paper.engine import PaperEngine
     from cappuccino_ray.paper.sources import bar_index, load_candles, parse_time
 
-    stop = StopFlag()
-    stop.install()
     state = Path(args.state)
     notifier = _notifier(args) if (args.live or args.notify) else None
     daily = DailySummary(notifier)

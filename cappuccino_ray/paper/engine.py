@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -47,21 +48,27 @@ def checkpoint_digest(checkpoint: str | Path) -> str:
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT (when installed): the engine stops between two bars."""
+    """Set by SIGTERM/SIGINT while installed: the engine stops between two bars."""
 
     def __init__(self) -> None:
         """Not set."""
         self.set = False
+        self._previous: list[tuple[int, Any]] = []
 
-    def install(self) -> None:
-        """Handle SIGTERM and SIGINT by setting the flag."""
+    @contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        """Handle SIGTERM and SIGINT by setting the flag; the previous handlers come back on exit."""
 
         def handler(signum: int, frame: FrameType | None) -> None:
             del signum, frame
             self.set = True
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        previous = [(sig, signal.signal(sig, handler)) for sig in (signal.SIGTERM, signal.SIGINT)]
+        try:
+            yield self
+        finally:
+            for sig, old in previous:
+                signal.signal(sig, old)
 
 
 class PaperEngine:
@@ -196,8 +203,8 @@ class PaperEngine:
             if pending is None:
                 raise DataError(f"the book has no decision for bar {iso_ns(last)}; it is damaged")
             rows = slice(i - 1, i + 1)
-            assert self.router is not None
-            ex = self.router.execute(
+            router = self.router or CoreRouter(setup.fee_model, setup.params)
+            ex = router.execute(
                 prev if started else None,
                 pending,
                 (market.open[rows], market.close[rows], market.tradable[rows]),
