@@ -6,11 +6,7 @@
   :mod:`~cappuccino_ray.paper.orders` interface (the market core on paper).
 * :mod:`~cappuccino_ray.paper.daemon`: ``paper run|start|stop|status``.
 * :mod:`~cappuccino_ray.paper.sources`: checkpoints from runs and deployments, candles from folders.
+
+Import the modules themselves (``from cappuccino_ray.paper.engine import PaperEngine``):
+this package imports nothing, so ``paper status`` starts without torch.
 """
-
-from cappuccino_ray.paper.backtest import BacktestResult, run_backtest
-from cappuccino_ray.paper.book import Account, Book
-from cappuccino_ray.paper.engine import PaperEngine
-from cappuccino_ray.paper.orders import CoreRouter, OrderRouter
-
-__all__ = ["Account", "BacktestResult", "Book", "CoreRouter", "OrderRouter", "PaperEngine", "run_backtest"]

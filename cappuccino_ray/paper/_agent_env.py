@@ -8,9 +8,10 @@ format is adapted here and nowhere else.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cappuccino_ray.agents.inference import Agent
+if TYPE_CHECKING:  # torch is imported only where an agent is loaded
+    from cappuccino_ray.agents.inference import Agent
 
 __all__ = ["env_settings_of"]
 
