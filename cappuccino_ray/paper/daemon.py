@@ -123,9 +123,14 @@ def _run_paper(args: argparse.Namespace, checkpoint: Path, stop: Any) -> dict[st
                 )
             else:
                 done = _live(args, engine, start, until, stop, notifier)
-        except CappuccinoError as exc:
+        except Exception as exc:  # the daemon's last word: any error is notified, then raised
             if notifier is not None:
-                notifier.notify("paper_error", str(exc), state=str(state))
+                text = (
+                    str(exc)
+                    if isinstance(exc, CappuccinoError)
+                    else f"internal error: {type(exc).__name__}: {exc}"
+                )
+                notifier.notify("paper_error", text, state=str(state))
             raise
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -177,8 +177,12 @@ def test_another_checkpoint_on_the_same_book_is_refused(
     base = ["paper", "run", "--state", str(state), "--replay", str(world["data"]), "--start", START]
     assert main([base[0], base[1], str(world["ckpt"]), *base[2:], "--until", "2023-04-04T05:00Z"]) == 0
     capsys.readouterr()
-    assert main([base[0], base[1], str(other), *base[2:]]) == 2
+    assert main([base[0], base[1], str(other), *base[2:], "--notify"]) == 2
     assert "paper-trades checkpoint" in capsys.readouterr().err
+    events = [json.loads(x) for x in (state / "notifications.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["paper_error"] and "paper-trades checkpoint" in events[0][
+        "message"
+    ]
 
 
 def test_lookback_and_rolling_features_replay_equals_backtest(tmp_path: Path) -> None:
