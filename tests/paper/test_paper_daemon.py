@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,7 +19,6 @@ pytestmark = pytest.mark.skipif(
     not (SHARED_1H / "BTCUSDT_1h.csv.gz").is_file(),
     reason=f"real candles not found at {SHARED_1H} (../shared/data)",
 )
-REPO = Path(__file__).resolve().parents[2]
 COINS = ("BTC", "ETH", "SOL")
 SETTINGS = {"fee_model": "flat", "max_hold_days": 1.0, "slippage_bps": 5.0}
 
@@ -40,20 +38,13 @@ def _store(frames: dict[str, pd.DataFrame], store: Path, rows: slice) -> None:
         store_candles(raw, store_dir=store, exchange="binance")
 
 
-def _status(state: Path) -> dict[str, object]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "cappuccino_ray", "paper", "status", "--state", str(state), "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+def _status(state: Path) -> dict[str, Any]:
+    from cappuccino_ray.paper.daemon import status
+
+    return status(state)
 
 
-def _wait(state: Path, last_bar: str, timeout: float = 60.0) -> dict[str, object]:
+def _wait(state: Path, last_bar: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (state / "book.sqlite").is_file():
@@ -91,8 +82,8 @@ def test_daemon_trades_new_candles_and_stops(tmp_path: Path, capsys: pytest.Capt
         st = _wait(state, f"{last[119]:%Y-%m-%dT%H:%M:%S}Z")
         assert st["bars"] == 39
         assert isinstance(st["equity"], float) and isinstance(st["buy_and_hold"], float)
-        assert 0.0 <= st["max_drawdown"] < 1.0  # type: ignore[operator]
-        assert st["data_age_hours"] > 24 * 365  # type: ignore[operator]  # 2023 candles are stale today
+        assert 0.0 <= st["max_drawdown"] < 1.0
+        assert st["data_age_hours"] > 24 * 365  # 2023 candles are stale today
     finally:
         assert main(["paper", "stop", "--state", str(state), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["stopped"] is not None
