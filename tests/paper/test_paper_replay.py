@@ -220,3 +220,21 @@ def test_discrete_agent_replay_equals_backtest(world: dict[str, object], tmp_pat
     assert np.array_equal([b["equity"] for b in bars], ev.values[1:])
     assert np.array_equal([b["n_trades"] for b in bars], ev.n_trades)
     assert ev.n_trades.sum() > 0
+
+
+def test_replay_through_the_exchange_halt_equals_backtest(tmp_path: Path) -> None:
+    ckpt = make_checkpoint(tmp_path / "ckpt", SYMBOLS, SETTINGS, seed=7)
+    data = real_folder(tmp_path / "data", 1000)
+    market = load_candles(data, SYMBOLS, "1h", len(SYMBOLS))
+    end = int(np.searchsorted(market.timestamps, parse_time("2023-03-27T00:00Z")))
+    market = market.slice(0, end)
+    assert not market.tradable[40:].all()  # the 2023-03-24 halt and the gap-filled hour are traded through
+    bt = run_backtest(ckpt, market)
+    with Book(tmp_path / "state") as book:
+        from cappuccino_ray.paper.engine import PaperEngine
+
+        PaperEngine(ckpt, book).run(market)
+        bars = book.bars()
+    ev = bt.evaluation
+    assert np.array_equal([b["equity"] for b in bars], ev.values[1:])
+    assert np.array_equal([b["n_trades"] for b in bars], ev.n_trades)
