@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cappuccino_ray.cli.search",
     "cappuccino_ray.cli.ops",
     "cappuccino_ray.cli.report",
+    "cappuccino_ray.cli.paper",
 )
 EXIT_USER_ERROR = 2
 

@@ -40,9 +40,47 @@ def _register_scheduler(sub: Any) -> None:
     p.set_defaults(func=_scheduler)
 
 
+class _AnyName(dict[str, Any]):
+    """Action parsers by name that let any name through argparse's choice check."""
+
+    accept_any = True
+
+    def __contains__(self, key: object) -> bool:
+        """Any name passes (outside registration); :class:`_RunByDefault` routes unknown ones to ``run``."""
+        return self.accept_any or dict.__contains__(self, key)
+
+
+class _RunByDefault(argparse._SubParsersAction):
+    """``deploy RUN`` reads as ``deploy run RUN`` when RUN is not an action name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """A sub-parsers action whose choice check accepts a run folder."""
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = self.choices = _AnyName()
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        """Register an action (names are checked for clashes as usual)."""
+        names = self._name_parser_map
+        names.accept_any = False  # type: ignore[attr-defined]
+        try:
+            return super().add_parser(name, **kwargs)
+        finally:
+            names.accept_any = True  # type: ignore[attr-defined]
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        """Insert ``run`` before a first value that names no action."""
+        if values and values[0] not in self.choices.keys():
+            values = ["run", *values]
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _register_deploy(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("deploy", help="list, show and roll back deployments")
-    s = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "deploy", help="deploy a run; list, show, roll back deployments"
+    )
+    s = p.add_subparsers(dest="action", required=True, metavar="ACTION", action=_RunByDefault)
+    run = s.add_parser("run", help="deploy RUN's winner through the gate (also: deploy RUN)")
+    run.add_argument("run", metavar="RUN", help="run folder (or its two-phase report)")
     s.add_parser("list", help="every deployment, the current one marked")
     show = s.add_parser("show", help="a deployment's manifest (default: current)")
     show.add_argument("id", nargs="?", default=None)
@@ -133,7 +171,12 @@ def _status_text(st: dict[str, Any]) -> str:
 
 def _deploy(args: argparse.Namespace) -> int:
     dep = _settings(args).deployer()
-    if args.action == "list":
+    if args.action == "run":
+        from cappuccino_ray.paper.promotion import deploy_run
+
+        m = deploy_run(args.run, _settings(args))
+        _print(args, m, f"deployed {m['id']} ({m['algorithm']} {m['interval']}); current is now {m['id']}")
+    elif args.action == "list":
         cur = dep.current_id()
         items = dep.manifests()
         rows = [

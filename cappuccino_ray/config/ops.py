@@ -15,6 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cappuccino_ray.config._loader import bounds
+from cappuccino_ray.config.paper import PromotionConfig
 from cappuccino_ray.cron import CronExpr
 from cappuccino_ray.errors import ConfigError
 
@@ -146,6 +147,8 @@ class DeployConfig:
     """Hold-out thresholds."""
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     """Notification settings."""
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    """Champion/challenger rule of paper trading (``cappuccino_ray.config.paper``)."""
 
     def validate(self) -> None:
         """Consistency rules across keys."""

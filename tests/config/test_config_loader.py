@@ -29,6 +29,7 @@ from cappuccino_ray.config import (
     to_dict,
 )
 from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig
+from cappuccino_ray.config.paper import PromotionConfig
 from cappuccino_ray.config.search import (
     AshaConfig,
     ParamSpec,
@@ -113,6 +114,7 @@ PROJECT_CONFIGS: list[Any] = [
     GateConfig(),
     NotifyConfig(),
     DeployConfig(),
+    PromotionConfig(),
     ParamSpec(type="float", low=0.0, high=1.0),
     TrialBudget(),
     ResourcesConfig(),
