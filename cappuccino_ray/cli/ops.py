@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 from typing import Any
+
+from cappuccino_ray.errors import DeployError
 
 
 def register(sub: Any) -> None:
@@ -81,6 +84,8 @@ def _register_deploy(sub: Any) -> None:
     s = p.add_subparsers(dest="action", required=True, metavar="ACTION", action=_RunByDefault)
     run = s.add_parser("run", help="deploy RUN's winner through the gate (also: deploy RUN)")
     run.add_argument("run", metavar="RUN", help="run folder (or its two-phase report)")
+    check = s.add_parser("check", help="print each gate check of RUN: exit 0 if it passes, 1 if refused")
+    check.add_argument("run", metavar="RUN", help="run folder (or its two-phase report)")
     s.add_parser("list", help="every deployment, the current one marked")
     show = s.add_parser("show", help="a deployment's manifest (default: current)")
     show.add_argument("id", nargs="?", default=None)
@@ -169,7 +174,33 @@ def _status_text(st: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _check(args: argparse.Namespace) -> int:
+    """``deploy check RUN``: every gate check with its value and rule; 0 passes, 1 refused."""
+    from cappuccino_ray.ops.deploy import check_report
+    from cappuccino_ray.ops.gate import evaluate_gate
+    from cappuccino_ray.ops.state import read_json
+    from cappuccino_ray.run_files import TRAINING_REPORT_FILE
+
+    path = Path(args.run)
+    report_path = path / TRAINING_REPORT_FILE if path.is_dir() else path
+    if not report_path.is_file():
+        raise DeployError(f"{args.run}: no {TRAINING_REPORT_FILE}; pass a run folder or its report")
+    report = read_json(report_path)
+    check_report(report)
+    gate = evaluate_gate(report, _settings(args).deploy.gate)
+    rows = [
+        f"{'pass' if c.passed else 'FAIL'}  {c.name:<16} "
+        f"{'missing' if c.value is None else format(c.value, '.4g'):>10}  needs {c.rule}"
+        for c in gate.checks
+    ]
+    verdict = "the winner passes the gate" if gate.passed else "the winner is refused"
+    _print(args, gate.to_dict(), "\n".join([*rows, verdict]))
+    return 0 if gate.passed else 1
+
+
 def _deploy(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        return _check(args)
     dep = _settings(args).deployer()
     if args.action == "run":
         from cappuccino_ray.paper.promotion import deploy_run

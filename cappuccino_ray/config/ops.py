@@ -105,14 +105,16 @@ class GateConfig:
     """Require the bot's hold-out Sharpe to exceed buy-and-hold's by more than ``sharpe_margin``."""
     sharpe_margin: float = 0.0
     """Extra Sharpe the bot must have over buy-and-hold."""
-    max_pbo: float = field(default=0.5, metadata=bounds(ge=0.0, le=1.0))
-    """Probability of backtest overfitting must be below this."""
-    min_deflated_sharpe: float = field(default=0.5, metadata=bounds(ge=0.0, le=1.0))
-    """Deflated Sharpe probability must be above this."""
+    max_pbo: float = field(default=0.2, metadata=bounds(ge=0.0, le=1.0))
+    """Probability of backtest overfitting must be at most this (the in-sample best loses out of
+    sample in at most one CSCV split in five)."""
+    min_deflated_sharpe: float = field(default=0.95, metadata=bounds(ge=0.0, le=1.0))
+    """Deflated Sharpe probability must be at least this (95 % that the true Sharpe is above
+    what the best of that many unskilled trials would show)."""
     max_drawdown: float = field(default=0.5, metadata=bounds(gt=0.0, le=1.0))
     """Largest hold-out drawdown allowed, as a positive fraction (0.5 = -50 %)."""
-    min_trades: int = field(default=1, metadata=bounds(ge=0))
-    """A winner that never traded on the hold-out is not deployed."""
+    min_trades: int = field(default=10, metadata=bounds(ge=0))
+    """Trades the winner must make on the hold-out: a Sharpe from a handful of trades is luck."""
     allow_missing: bool = False
     """True lets a missing (``null``) PBO or deflated Sharpe pass; False fails the gate."""
 

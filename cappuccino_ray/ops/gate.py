@@ -3,8 +3,8 @@
 The checks read the two-phase report (``two_phase_training_report.json``):
 
 * ``beats_buy_and_hold``: ``holdout.bot.sharpe > holdout.buy_and_hold.sharpe + sharpe_margin``;
-* ``pbo``: probability of backtest overfitting ``< max_pbo``;
-* ``deflated_sharpe``: deflated Sharpe probability ``> min_deflated_sharpe``;
+* ``pbo``: probability of backtest overfitting ``<= max_pbo``;
+* ``deflated_sharpe``: deflated Sharpe probability ``>= min_deflated_sharpe``;
 * ``max_drawdown``: ``|holdout.bot.max_drawdown| <= max_drawdown``;
 * ``min_trades``: ``holdout.bot.n_trades >= min_trades``.
 
@@ -107,15 +107,15 @@ def evaluate_gate(report: Mapping[str, Any], cfg: GateConfig) -> GateResult:
         )
     pbo = report_number(report.get("pbo"), "pbo", "value", "probability")
     checks.append(
-        _check("pbo", pbo, f"< {cfg.max_pbo}", pbo is not None and pbo < cfg.max_pbo, cfg.allow_missing)
+        _check("pbo", pbo, f"<= {cfg.max_pbo}", pbo is not None and pbo <= cfg.max_pbo, cfg.allow_missing)
     )
     dsr = report_number(report.get("deflated_sharpe"), "probability", "dsr", "value", "deflated_sharpe")
     checks.append(
         _check(
             "deflated_sharpe",
             dsr,
-            f"> {cfg.min_deflated_sharpe}",
-            dsr is not None and dsr > cfg.min_deflated_sharpe,
+            f">= {cfg.min_deflated_sharpe}",
+            dsr is not None and dsr >= cfg.min_deflated_sharpe,
             cfg.allow_missing,
         )
     )

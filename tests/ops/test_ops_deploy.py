@@ -56,15 +56,15 @@ def test_gate_refuses_a_bad_winner_with_every_reason(tmp_path: Path) -> None:
     assert not res.passed
     names = {c.name for c in res.checks if not c.passed}
     assert names == {"holdout_sharpe", "pbo", "deflated_sharpe", "max_drawdown"}
-    assert any("pbo = 0.8, needs < 0.5" in r for r in res.reasons)
+    assert any("pbo = 0.8, needs <= 0.2" in r for r in res.reasons)
     assert any("max_drawdown = 0.7, needs <= 0.5" in r for r in res.reasons)
 
 
 @pytest.mark.parametrize(
     ("change", "failing"),
     [
-        ({"pbo": 0.5}, "pbo"),  # strict: exactly the threshold fails
-        ({"deflated_sharpe": 0.5}, "deflated_sharpe"),
+        ({"pbo": 0.21}, "pbo"),  # just above the 0.2 threshold fails
+        ({"deflated_sharpe": 0.94}, "deflated_sharpe"),  # just below 0.95 fails
         ({"pbo": None}, "pbo"),
         ({"deflated_sharpe": float("nan")}, "deflated_sharpe"),
         (
@@ -254,3 +254,29 @@ def test_deploy_cli_list_show_rollback(tmp_path: Path, capsys: pytest.CaptureFix
     assert "oldest deployment" in capsys.readouterr().err
     events = [json.loads(x) for x in (tmp_path / "logs" / "notifications.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events] == ["rolled_back"] and events[0]["previous"] == ids[1]
+
+
+def test_gate_defaults_are_a_quants_and_thresholds_are_inclusive(tmp_path: Path) -> None:
+    assert (GATE.max_pbo, GATE.min_deflated_sharpe, GATE.min_trades, GATE.beat_buy_and_hold) == (
+        0.2,
+        0.95,
+        10,
+        True,
+    )
+    report, _ = fake_run(tmp_path)
+    report.update({"pbo": 0.2, "deflated_sharpe": 0.95})
+    assert evaluate_gate(report, GATE).passed
+
+
+def test_deploy_check_prints_each_check_and_exits_1_when_refused(tmp_path: Path, capsys) -> None:
+    from cappuccino_ray.cli import main
+
+    _, good = fake_run(tmp_path, "good")
+    _, bad = fake_run(tmp_path, "bad", good=False)
+    cfg = ["--deploy-config", str(Path(__file__).resolve().parents[2] / "configs" / "deploy.yaml")]
+    assert main(["deploy", "check", str(good.parent), *cfg]) == 0
+    out = capsys.readouterr().out
+    assert "pass  deflated_sharpe" in out and "needs >= 0.95" in out and "passes the gate" in out
+    assert main(["deploy", "check", str(bad), *cfg]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  pbo" in out and "needs <= 0.2" in out and "refused" in out

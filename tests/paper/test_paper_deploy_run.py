@@ -26,7 +26,7 @@ def _run(tmp_path: Path, name: str, holdout: dict[str, object], pbo: float) -> P
         "winner": {"checkpoint_path": str(ckpt), "algorithm": "ppo", "interval": "1h", "holding_days": 7},
         "holdout": holdout,
         "pbo": {"pbo": pbo},
-        "deflated_sharpe": {"probability": 0.9},
+        "deflated_sharpe": {"probability": 0.97},
     }
     (run / TRAINING_REPORT_FILE).write_text(json.dumps(report))
     return run
@@ -59,7 +59,7 @@ def test_a_failing_winner_is_refused_with_the_gates_reasons(
     assert len(err.strip().splitlines()) == 1
     assert "failed the gate" in err
     assert "holdout_sharpe = 0.2, needs > buy-and-hold Sharpe 0.5" in err
-    assert "pbo = 0.8, needs < 0.5" in err
+    assert "pbo = 0.8, needs <= 0.2" in err
     assert "max_drawdown = 0.7, needs <= 0.5" in err
     assert not (tmp_path / "deployments" / "current").exists()
     events = [json.loads(x) for x in (tmp_path / "logs" / "notifications.jsonl").read_text().splitlines()]
