@@ -19,7 +19,12 @@ def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     p.add_argument("--config", default="configs", metavar="DIR", help="config folder (default: %(default)s)")
     if data:
         p.add_argument("--data", metavar="PATH", help="data config YAML or a folder of candle files")
-    p.add_argument("--mini", action="store_true", help="small but real run (configs/mini.yaml on top)")
+    p.add_argument("--mini", action="store_true", help="smoke test: tiny but real (configs/mini.yaml on top)")
+    p.add_argument(
+        "--preset",
+        choices=("mini", "small"),
+        help="configs/<preset>.yaml on top: small = enough trials for PBO and DSR to mean something",
+    )
     p.add_argument("--seed", type=int, help="base seed of both phases")
     p.add_argument("--resume", action="store_true", help="continue the newest interrupted run of this config")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
@@ -73,6 +78,7 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         "config_dir": Path(args.config),
         "data": getattr(args, "data", None),
         "mini": args.mini,
+        "preset": getattr(args, "preset", None),
         "seed": args.seed,
         "resume": args.resume,
         "phase1_only": getattr(args, "phase1_only", False),

@@ -277,8 +277,12 @@ def _check_overlap(fixed: Mapping[str, Any], space: Mapping[str, Any], a: str, b
         raise ConfigError(f"{', '.join(both)} appear in both {a} and {b}; keep each in one place")
 
 
+#: Presets shipped in ``configs/``: an overlay file ``<name>.yaml`` with ``phase1:`` and ``phase2:`` sections.
+PRESETS = ("mini", "small")
+
+
 def load_search_configs(
-    config_dir: str | Path = "configs", *, mini: bool = False
+    config_dir: str | Path = "configs", *, mini: bool = False, preset: str | None = None
 ) -> tuple[Phase1Config, Phase2Config]:
     """Load ``phase1.yaml`` and ``phase2.yaml`` from ``config_dir``, with ``mini.yaml`` on top if asked.
 
@@ -287,7 +291,10 @@ def load_search_configs(
 
     Args:
         config_dir: Folder holding the YAML files.
-        mini: Apply the ``phase1:`` and ``phase2:`` sections of ``mini.yaml`` as overrides.
+        mini: Apply the ``phase1:`` and ``phase2:`` sections of ``mini.yaml`` as overrides
+            (the same as ``preset="mini"``).
+        preset: Apply ``<preset>.yaml``'s sections (``mini``: the smoke test; ``small``: enough
+            trials and steps that PBO and the deflated Sharpe mean something).
 
     Returns:
         The validated phase configs.
@@ -299,15 +306,20 @@ def load_search_configs(
     p1 = load_yaml(root / "phase1.yaml")
     p2 = load_yaml(root / "phase2.yaml")
     source1, source2 = str(root / "phase1.yaml"), str(root / "phase2.yaml")
-    if mini:
-        extra = load_yaml(root / "mini.yaml")
+    name = "mini" if mini else preset
+    if name is not None:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
+        extra = load_yaml(root / f"{name}.yaml")
         unknown = set(extra) - {"phase1", "phase2"}
         if unknown:
-            raise ConfigError(f"{root / 'mini.yaml'}: unknown sections {sorted(unknown)}; use phase1, phase2")
+            raise ConfigError(
+                f"{root / f'{name}.yaml'}: unknown sections {sorted(unknown)}; use phase1, phase2"
+            )
         p1 = deep_merge(p1, extra.get("phase1") or {})
         p2 = deep_merge(p2, extra.get("phase2") or {})
-        source1 += " + mini.yaml"
-        source2 += " + mini.yaml"
+        source1 += f" + {name}.yaml"
+        source2 += f" + {name}.yaml"
     for doc, source in ((p1, source1), (p2, source2)):
         section = doc.get("env") or {}
         if not isinstance(section, Mapping):

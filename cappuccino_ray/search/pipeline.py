@@ -50,6 +50,8 @@ class PipelineOptions:
     """A data config (object or YAML) or a folder of candle files (default ``<config_dir>/data.yaml``)."""
     mini: bool = False
     """Apply ``mini.yaml``: a small but real run."""
+    preset: str | None = None
+    """Apply ``<preset>.yaml`` (``small``: enough trials for PBO and DSR to mean something)."""
     seed: int | None = None
     """Override both phases' base seed (phase 2 uses ``seed + 1``)."""
     resume: bool = False
@@ -86,7 +88,7 @@ def versions() -> dict[str, str]:
 
 
 def _load(opts: PipelineOptions) -> tuple[Phase1Config, Phase2Config]:
-    p1, p2 = load_search_configs(opts.config_dir, mini=opts.mini)
+    p1, p2 = load_search_configs(opts.config_dir, mini=opts.mini, preset=opts.preset)
     if opts.seed is not None:
         p1 = dataclasses.replace(p1, seed=opts.seed)
         p2 = dataclasses.replace(p2, seed=opts.seed + 1)
@@ -126,7 +128,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     if opts.phase2_only and not opts.phase1_results:
         raise ConfigError("--phase2-only needs --phase1-results PATH (a phase1_winner.json or its folder)")
     p1, p2 = _load(opts)
-    mode = "mini" if opts.mini else "full"
+    mode = "mini" if opts.mini else (opts.preset or "full")
     base = load_base_market(opts.data, opts.config_dir)
     winner1 = load_phase1_winner(opts.phase1_results) if opts.phase1_results and opts.phase2_only else None
     intervals = [winner1.interval] if winner1 else list(p1.intervals)
