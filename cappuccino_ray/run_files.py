@@ -11,6 +11,7 @@ A run of the two-phase job lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<ha
     phase2/                          phase 2's Tune experiment
         phase2_comparison.json       PPO vs double-DQN, PBO and deflated Sharpe
     holdout_series.npz               the winner's per-bar series on the hold-out
+    winner_paths.npz                 the winner's CPCV backtest paths (per-bar returns, bar times)
     two_phase_training_report.json   the whole job's summary (written last)
     report.html                      the HTML report
 
@@ -39,6 +40,7 @@ __all__ = [
     "TEST_RETURNS_FILE",
     "TRAINING_REPORT_FILE",
     "TRIAL_PROGRESS_FILE",
+    "WINNER_PATHS_FILE",
     "read_document",
     "read_json",
 ]
@@ -57,6 +59,8 @@ PHASE1_ALL_RESULTS_FILE = "phase1_all_results.json"
 PHASE2_COMPARISON_FILE = "phase2_comparison.json"
 #: The winner's per-bar series on the hold-out period.
 HOLDOUT_SERIES_FILE = "holdout_series.npz"
+#: The phase-2 winner's CPCV backtest paths (``times`` int64 ns, ``paths`` per-bar returns).
+WINNER_PATHS_FILE = "winner_paths.npz"
 #: The summary the whole two-phase job writes when it finishes.
 TRAINING_REPORT_FILE = "two_phase_training_report.json"
 #: The self-contained HTML report.

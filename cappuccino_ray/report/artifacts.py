@@ -28,6 +28,7 @@ from cappuccino_ray.run_files import (
     PHASE2_COMPARISON_FILE,
     PHASE2_DIR,
     TRAINING_REPORT_FILE,
+    WINNER_PATHS_FILE,
     read_json,
 )
 
@@ -197,6 +198,8 @@ class RunArtifacts:
     phase1_all: Any
     phase2_comparison: Phase2Comparison | None
     holdout: HoldoutSeries | None
+    winner_paths: tuple[np.ndarray, np.ndarray] | None = None
+    """The phase-2 winner's backtest paths: bar times (ns) and per-bar returns ``(paths, bars)``."""
 
     def section(self, key: str) -> Any:
         """A top-level key of the training report (``None`` when absent)."""
@@ -232,4 +235,16 @@ def load_artifacts(run_dir: str | Path) -> RunArtifacts:
         phase1_all=read_json(root / PHASE1_DIR / PHASE1_ALL_RESULTS_FILE),
         phase2_comparison=_typed(Phase2Comparison, root / PHASE2_DIR / PHASE2_COMPARISON_FILE),
         holdout=load_holdout_series(series_path) if series_path.is_file() else None,
+        winner_paths=_winner_paths(root / WINNER_PATHS_FILE),
     )
+
+
+def _winner_paths(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The winner's saved paths; ``None`` when absent or unreadable (a missing part of the report)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            return np.asarray(data["times"]), np.asarray(data["paths"], dtype=np.float64)
+    except (OSError, ValueError, KeyError):
+        return None

@@ -190,6 +190,13 @@ def _holdout(art: RunArtifacts) -> Section:
         )
         rows = [[m, cell_text(bot.get(m)), cell_text(bh.get(m))] for m in _METRICS if m in bot or m in bh]
         section.tables.append([["metric", "bot", "buy-and-hold"], *rows])
+        s_bot, s_bh = finite_or_none(bot.get("sharpe")), finite_or_none(bh.get("sharpe"))
+        if s_bot is not None and s_bh is not None and s_bot <= s_bh:
+            section.paragraphs.insert(
+                0,
+                f"No agent beat buy-and-hold: on the hold-out the winner's Sharpe ({s_bot:.3g}) is at or "
+                f"below buying and holding ({s_bh:.3g}). Holding would have done as well or better.",
+            )
     if art.holdout is None:
         section.missing = (
             f"No hold-out series ({HOLDOUT_SERIES_FILE}): the job stopped before the hold-out test."
@@ -231,6 +238,28 @@ def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
         section.paragraphs.append(dsr_verdict(dsr, n if n else len(trials) or None))
     elif dsr_doc.reason:
         section.paragraphs.append(f"Deflated Sharpe not computed: {dsr_doc.reason}.")
+    comparison = art.phase2_comparison
+    if comparison is not None and pbo_doc.by_paths:
+        section.paragraphs.append(
+            "PBO is taken over whole backtest paths (no calendar bar twice); early-stopped trials "
+            "enter at the number of complete paths they reached:"
+        )
+        section.tables.append(
+            [
+                ["complete paths", "trials", "bars", "PBO"],
+                *[
+                    [
+                        str(lv.get("n_paths")),
+                        str(lv.get("n_trials")),
+                        str(lv.get("n_bars")),
+                        cell_text(lv.get("value")),
+                    ]
+                    for lv in pbo_doc.by_paths
+                ],
+            ]
+        )
+    if art.winner_paths is not None:
+        section.figures.append(_figure(plots.plot_paths, *art.winner_paths))
     if pbo is None and dsr is None and not section.paragraphs:
         section.missing = "No PBO or deflated Sharpe yet: they are computed after phase 2."
     return section

@@ -43,6 +43,7 @@ TITLES: dict[str, str] = {
     "positions": "Hold-out: positions over time",
     "forced": "Hold-out: forced sales and fee tier",
     "pbo": "PBO: distribution of out-of-sample rank logits",
+    "paths": "The winner's CPCV backtest paths (each covers every group once)",
 }
 
 
@@ -219,6 +220,20 @@ def plot_forced_sales_fee_tier(series: HoldoutSeries) -> Figure:
     ax.legend(loc="upper left", fontsize="small")
     tier_ax.legend(loc="upper right", fontsize="small")
     ax.set_title(f"{TITLES['forced']} ({int(series.forced_sales.sum())} forced sales)")
+    return fig
+
+
+def plot_paths(times: np.ndarray, paths: np.ndarray) -> Figure:
+    """Equity of each backtest path (start = 1), over the bars it covers."""
+    fig = _new(9, 3.8)
+    ax = fig.add_subplot()
+    when = np.asarray(times).astype("datetime64[ns]")
+    for i, r in enumerate(np.atleast_2d(paths)):
+        ax.plot(when, np.cumprod(1.0 + r), label=f"path {i + 1}")
+    ax.set_ylabel("value (start = 1)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    ax.set_title(TITLES["paths"])
     return fig
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "path_matrix",
     "phase_pbo",
     "read_trial_paths",
+    "save_paths",
     "trial_paths",
 ]
 
@@ -176,6 +177,17 @@ def annual_sharpe(trial: TrialPaths) -> float | None:
     if not np.isfinite(sd) or sd == 0.0:
         return None
     return float(np.mean(r) / sd * np.sqrt(periods_per_year(trial.interval)))
+
+
+def save_paths(path: Path, trial: TrialPaths) -> Path:
+    """Write a trial's paths (``times``, ``paths``) for the report (temp file + rename)."""
+    from cappuccino_ray.atomic import atomic_write
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, times=trial.times, paths=trial.paths)
+
+    return atomic_write(path, write)
 
 
 def trial_paths(rows: Sequence[TrialRow]) -> list[TrialPaths]:

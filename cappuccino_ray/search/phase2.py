@@ -30,8 +30,15 @@ from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase2Config
 from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
 from cappuccino_ray.errors import ConfigError
-from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE
-from cappuccino_ray.search.paths import annual_sharpe, cpcv_summary, deflated_sharpe, phase_pbo, trial_paths
+from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE, WINNER_PATHS_FILE
+from cappuccino_ray.search.paths import (
+    annual_sharpe,
+    cpcv_summary,
+    deflated_sharpe,
+    phase_pbo,
+    save_paths,
+    trial_paths,
+)
 from cappuccino_ray.search.results import TrialRow, best_row, rows_from_experiment, trial_counts
 
 __all__ = [
@@ -186,6 +193,8 @@ def summarise_phase2(
         written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc.to_json())
+    if win_paths is not None:  # the winner's paths, for the report (beside the run's other artefacts)
+        save_paths(Path(experiment_path).parent / WINNER_PATHS_FILE, win_paths)
     return doc
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -43,6 +44,7 @@ def test_drawdown_hand_computed() -> None:
         ("positions", lambda: plots.plot_positions(holdout_series())),
         ("forced", lambda: plots.plot_forced_sales_fee_tier(holdout_series())),
         ("pbo", lambda: plots.plot_pbo_logits(PBO_LOGITS, 0.3)),
+        ("paths", lambda: plots.plot_paths(np.arange(50) * 3_600 * 10**9, np.full((2, 50), 0.001))),
     ],
 )
 def test_every_plot_has_its_title_and_draws(key: str, make) -> None:  # type: ignore[no-untyped-def]
@@ -100,3 +102,24 @@ def test_heatmap_star_marks_the_search_winner_not_the_highest_number() -> None:
     fig = plots.plot_heatmap([HeatmapCell(3, "1h", 9.0, 2, 1), HeatmapCell(7, "1h", 1.0, 2, 3)])
     starred = [t.get_text() for t in fig.axes[0].texts if "*" in t.get_text()]
     assert starred == ["1 *\n2 trials"]
+
+
+def test_report_shows_the_winners_paths_and_says_plainly_when_holding_won(tmp_path: Path) -> None:
+    from cappuccino_ray.documents import Pbo
+    from cappuccino_ray.search.paths import TrialPaths, save_paths
+
+    run = tmp_path / "run"
+    write_job_files(run)
+    report = json.loads((run / "two_phase_training_report.json").read_text())
+    report["holdout"]["bot"]["sharpe"] = 0.1  # below buy-and-hold's 0.4
+    (run / "two_phase_training_report.json").write_text(json.dumps(report))
+    comparison = json.loads((run / "phase2" / "phase2_comparison.json").read_text())
+    levels = ({"n_paths": 1, "n_trials": 12, "n_bars": 400, "value": 0.31},)
+    comparison["pbo"] = Pbo(value=0.31, n_trials=12, n_bars=400, n_paths=1, by_paths=levels).to_json()
+    (run / "phase2" / "phase2_comparison.json").write_text(json.dumps(comparison))
+    times = np.arange(60) * 3_600 * 10**9
+    save_paths(run / "winner_paths.npz", TrialPaths("w", "1h", times, np.full((2, 60), 0.001)))
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "No agent beat buy-and-hold" in page
+    assert html.escape(plots.TITLES["paths"]) in page
+    assert "<td>1</td><td>12</td><td>400</td><td>0.31</td>" in page

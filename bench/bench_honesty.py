@@ -1,0 +1,117 @@
+"""Skill against noise through the real pipeline: does the deploy gate pass planted skill and refuse noise?
+
+For each planted-pattern strength (the synthetic generator's ``planted_signal``;
+0 is the null: a market with no learnable pattern) and each seed, runs the whole
+two-phase job at the ``small`` preset (``configs/small.yaml``) on a generated
+market with that strength and seed, then puts the winner through the deploy gate
+with its default thresholds (``configs/deploy.yaml``). Prints one row per run
+(PBO, deflated Sharpe, hold-out Sharpe against buy-and-hold, trades, gate verdict,
+minutes) and, per strength, the gate's pass rate. Aim: strength 1.0 passes in at
+least 4 of 5 seeds, the null in none.
+
+Usage: python bench/bench_honesty.py [--strengths 0 0.5 1.0] [--seeds 5] [--bars 8760]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, object]:
+    import ray
+
+    from cappuccino_ray.config import from_mapping
+    from cappuccino_ray.config.data import DataConfig
+    from cappuccino_ray.config.ops import GateConfig
+    from cappuccino_ray.config.search import RunConfig
+    from cappuccino_ray.ops.gate import evaluate_gate
+    from cappuccino_ray.search.pipeline import PipelineOptions, run_pipeline
+
+    data = from_mapping(
+        DataConfig,
+        {"source": "synthetic", "synthetic": {"n_bars": bars, "seed": seed, "planted_signal": strength}},
+        source="bench",
+    )
+    opts = PipelineOptions(
+        config_dir=REPO / "configs",
+        data=data,
+        preset="small",
+        seed=seed,
+        run=RunConfig(results_dir=str(root / f"s{strength}_{seed}"), verbose=False),
+        write_html=False,
+    )
+    t0 = time.monotonic()
+    try:
+        report = run_pipeline(opts)
+    finally:
+        ray.shutdown()
+    gate = evaluate_gate(report, GateConfig())
+    hold = report["holdout"]
+    return {
+        "strength": strength,
+        "seed": seed,
+        "pbo": report["pbo"],
+        "dsr": report["deflated_sharpe"],
+        "bot_sharpe": hold["bot"]["sharpe"],
+        "bh_sharpe": hold["buy_and_hold"]["sharpe"],
+        "trades": hold["bot"]["n_trades"],
+        "passed": gate.passed,
+        "reasons": gate.reasons,
+        "minutes": (time.monotonic() - t0) / 60,
+    }
+
+
+def _fmt(v: object) -> str:
+    return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--bars", type=int, default=8760, help="1h bars of each generated market")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_honesty_") as tmp:
+        for strength in args.strengths:
+            for seed in range(args.seeds):
+                row = run_one(strength, seed, args.bars, Path(tmp))
+                rows.append(row)
+                print(
+                    f"strength {strength:<4} seed {seed}  PBO {_fmt(row['pbo'])}  DSR {_fmt(row['dsr'])}  "
+                    f"hold-out Sharpe {_fmt(row['bot_sharpe'])} vs {_fmt(row['bh_sharpe'])}  "
+                    f"trades {row['trades']}  gate {'PASS' if row['passed'] else 'refused'}  "
+                    f"{row['minutes']:.1f} min",
+                    flush=True,
+                )
+    print()
+    print(f"{'strength':>8} {'runs':>5} {'gate passes':>12} {'mean PBO':>9} {'mean DSR':>9} {'min/run':>8}")
+    figures: dict[str, object] = {"seeds": args.seeds, "bars": args.bars, "preset": "small"}
+    for strength in args.strengths:
+        mine = [r for r in rows if r["strength"] == strength]
+        passes = sum(bool(r["passed"]) for r in mine)
+        pbos = [float(r["pbo"]) for r in mine if r["pbo"] is not None]  # type: ignore[arg-type]
+        dsrs = [float(r["dsr"]) for r in mine if r["dsr"] is not None]  # type: ignore[arg-type]
+        minutes = sum(float(r["minutes"]) for r in mine) / max(len(mine), 1)  # type: ignore[arg-type]
+        mean_pbo = sum(pbos) / len(pbos) if pbos else None
+        mean_dsr = sum(dsrs) / len(dsrs) if dsrs else None
+        print(
+            f"{strength:>8} {len(mine):>5} {passes:>8} / {len(mine):<3} {_fmt(mean_pbo):>9} "
+            f"{_fmt(mean_dsr):>9} {minutes:>8.1f}"
+        )
+        key = f"strength_{strength:g}"
+        figures[f"{key}_gate_pass_rate"] = passes / max(len(mine), 1)
+        figures[f"{key}_mean_pbo"] = mean_pbo
+        figures[f"{key}_mean_dsr"] = mean_dsr
+        figures[f"{key}_minutes_per_run"] = round(minutes, 2)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
