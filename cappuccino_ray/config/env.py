@@ -113,6 +113,10 @@ class EnvSettings:
     """``static``: the tier's rate; ``progressive``: interpolated towards the next tier's rate."""
     starting_volume_30d: float = field(default=0.0, metadata=bounds(ge=0.0))
     """Trailing 30-day USD volume the account has from elsewhere (0 = a new account)."""
+    starting_volume_max: float | None = field(default=None, metadata=bounds(ge=0.0))
+    """Training episodes draw their starting trailing volume uniformly from ``starting_volume_30d``
+    to this, so training meets the higher fee tiers an active account reaches (``None``: always
+    ``starting_volume_30d``; evaluation always starts from ``starting_volume_30d``)."""
     max_hold_days: float = field(default=7.0, metadata=bounds(gt=0.0))
     """Maximum holding time of a position; reaching it forces a sale at the next fill."""
     min_order_usd: float = field(default=10.0, metadata=bounds(ge=0.0))
@@ -134,6 +138,14 @@ class EnvSettings:
     """Reward = reward_scale * log(V_t+1 / V_t)."""
     obs_clip: float = field(default=10.0, metadata=bounds(gt=0.0))
     """Features are clipped to [-obs_clip, obs_clip], the observation space's bounds."""
+
+    def validate(self) -> None:
+        """A sampled starting volume needs a range."""
+        if self.starting_volume_max is not None and self.starting_volume_max < self.starting_volume_30d:
+            raise ConfigError(
+                f"starting_volume_max ({self.starting_volume_max}) is below starting_volume_30d "
+                f"({self.starting_volume_30d}); raise it or set it to null"
+            )
 
     def max_hold_bars(self, interval: str) -> int:
         """The holding limit in bars of ``interval`` (the one place days become bars)."""

@@ -244,15 +244,21 @@ class MarketCore:
         self.vol_sum = np.zeros(b)
         self.bench_cash = np.full(b, params.initial_cash)
         self.bench_units = np.zeros((n, b))
+        #: Each account's trailing volume from elsewhere (the fee tier's starting point).
+        self.start_volume = np.full(b, params.starting_volume)
         #: Forced sales over every step of every account so far (training reports it).
         self.forced_sales_total = 0
 
     def volume_30d(self) -> np.ndarray:
         """Trailing fee-window volume of each account, including the starting volume."""
-        return self.vol_sum + self.params.starting_volume
+        return self.vol_sum + self.start_volume
 
-    def reset_copies(self, rows: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+    def reset_copies(
+        self, rows: np.ndarray, start: np.ndarray, end: np.ndarray, start_volume: np.ndarray | None = None
+    ) -> None:
         """Start new episodes for ``rows``: all cash, decision bar ``start``, last bar ``end``.
+
+        ``start_volume`` sets each episode's trailing volume from elsewhere (default: the params').
 
         The benchmark (if tracked) buys equal weights at bar ``start + 1``'s
         open with the same :func:`execute_orders` and the entry rate in force.
@@ -273,10 +279,11 @@ class MarketCore:
         self.weights[:, rows] = 0.0
         self.ring[:, rows] = 0.0
         self.vol_sum[rows] = 0.0
+        self.start_volume[rows] = p.starting_volume if start_volume is None else start_volume
         if not self.benchmark:
             return
         f = start + 1
-        rates = self.fee_model.rates(np.full(k, p.starting_volume))
+        rates = self.fee_model.rates(self.start_volume[rows])
         bench = execute_orders(
             np.full(k, p.initial_cash),
             np.zeros((self.n_assets, k)),

@@ -76,6 +76,20 @@ class EnvSetup:
         """Features per asset per bar (7 or 11)."""
         return int(self.features.shape[2])
 
+    def sample_start_volume(self, rng: np.random.Generator) -> float:
+        """The trailing volume an episode starts with: drawn in training when the settings give a range.
+
+        No random number is drawn otherwise, so settings without a range replay as before.
+        """
+        s = self.settings
+        if (
+            self.mode == "eval"
+            or s.starting_volume_max is None
+            or s.starting_volume_max <= s.starting_volume_30d
+        ):
+            return s.starting_volume_30d
+        return float(rng.uniform(s.starting_volume_30d, s.starting_volume_max))
+
     def sample_episode(self, rng: np.random.Generator) -> tuple[int, int]:
         """The decision bar an episode starts on and the last bar it marks.
 

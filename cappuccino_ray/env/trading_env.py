@@ -142,7 +142,8 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
         """Start an episode (a random start in training mode, the segment's start in eval)."""
         super().reset(seed=seed)
         start, end = self.setup.sample_episode(self.np_random)
-        self._core.reset_copies(self._rows, np.array([start]), np.array([end]))
+        volume = self.setup.sample_start_volume(self.np_random)
+        self._core.reset_copies(self._rows, np.array([start]), np.array([end]), np.array([volume]))
         self._active = True
         if not self.setup.info:
             return self._obs(), {}

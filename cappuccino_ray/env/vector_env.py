@@ -94,7 +94,8 @@ class CryptoTradingVectorEnv(VectorEnv):
         bounds = [self.setup.sample_episode(self._rngs[i]) for i in rows]
         starts = np.array([a for a, _ in bounds], dtype=np.int64)
         ends = np.array([b for _, b in bounds], dtype=np.int64)
-        self._core.reset_copies(rows, starts, ends)
+        volume = np.array([self.setup.sample_start_volume(self._rngs[i]) for i in rows])
+        self._core.reset_copies(rows, starts, ends, volume)
 
     def _observe(self) -> np.ndarray:
         c = self._core

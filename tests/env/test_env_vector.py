@@ -10,9 +10,17 @@ from cappuccino_ray.env import ENV_ID, CryptoTradingEnv, CryptoTradingVectorEnv,
 from cappuccino_ray.env.setup import Observer
 
 
-@pytest.mark.parametrize("mode", ["continuous", "discrete"])
-def test_vector_equals_single_envs_exactly(small_config, mode):
-    cfg = {**small_config, "settings": {**small_config["settings"], "action_mode": mode, "episode_bars": 25}}
+@pytest.mark.parametrize(
+    ("mode", "volume_max"), [("continuous", None), ("discrete", None), ("continuous", 3e5)]
+)
+def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
+    settings = {
+        "action_mode": mode,
+        "episode_bars": 25,
+        "fee_model": "tiered",
+        "starting_volume_max": volume_max,
+    }
+    cfg = {**small_config, "settings": {**small_config["settings"], **settings}}
     n = 4
     venv = CryptoTradingVectorEnv(num_envs=n, env_config=cfg)
     singles = [CryptoTradingEnv(cfg) for _ in range(n)]
@@ -112,3 +120,15 @@ def test_observer_without_the_table_gives_the_same_observations(small_config, lo
     weights, ages = rng.random((7, 64)), rng.random((7, 64))
     got = direct.build(bars, weights, ages)
     assert got.dtype == np.float32 and np.array_equal(got, table.build(bars, weights, ages))
+
+
+def test_training_episodes_start_in_higher_fee_tiers_when_the_volume_is_drawn(small_config):
+    settings = {**small_config["settings"], "fee_model": "tiered", "starting_volume_max": 3e5}
+    venv = CryptoTradingVectorEnv(num_envs=32, env_config={**small_config, "settings": settings})
+    _, info = venv.reset(seed=1)
+    tiers = set(np.asarray(info["fee_tier"]).tolist())
+    assert len(tiers) >= 3 and max(tiers) >= 3  # $0..$300K: tiers 0 to 4
+    # Evaluation always starts as a new account.
+    one = CryptoTradingEnv({**small_config, "settings": settings, "mode": "eval", "segments": [(100, 300)]})
+    _, info = one.reset(seed=1)
+    assert info["fee_tier"] == 0 and info["volume_30d"] == 0.0
