@@ -22,11 +22,10 @@ here. This module imports nothing heavy, so any of them may use it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.errors import DataError
 
 __all__ = [
     "HOLDOUT_SERIES_FILE",
@@ -41,7 +40,6 @@ __all__ = [
     "TRAINING_REPORT_FILE",
     "TRIAL_PROGRESS_FILE",
     "WINNER_PATHS_FILE",
-    "read_document",
     "read_json",
 ]
 
@@ -84,26 +82,3 @@ def read_json(path: str | Path) -> Any:
         return json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: not valid JSON ({exc}); the run may have been cut off, rerun it") from exc
-
-
-def read_document(path: str | Path, kind: str, keys: Iterable[str]) -> dict[str, Any]:
-    """A result document (a JSON object) that must exist and hold ``keys``.
-
-    Args:
-        path: The file.
-        kind: The file name it should have (e.g. ``phase1_winner.json``), for messages.
-        keys: Keys the document must hold.
-
-    Raises:
-        ConfigError: If the file is absent, not a JSON object, or misses a key.
-        DataError: If the file is not valid JSON.
-    """
-    doc = read_json(path)
-    if doc is None:
-        raise ConfigError(f"{path}: no such file; expected a {kind}")
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: holds a JSON {type(doc).__name__}, not an object; is this a {kind}?")
-    for key in keys:
-        if key not in doc:
-            raise ConfigError(f"{path}: missing key {key!r}; is this a {kind}?")
-    return doc

@@ -10,5 +10,9 @@ Modules (imported on use, so ``import cappuccino_ray.search`` stays light):
 * ``markets``: loading, hold-out cut and resampling; ``holdout``: the winner on the hold-out;
 * ``pipeline``: the whole job and ``two_phase_training_report.json``;
 * ``progress``: the live terminal view; ``results``: reading experiments into rows;
-* ``ranking``: combination labels and the one rule that picks the best trial (no Ray import).
+* ``splits``: where a trial's CPCV splits lie and in which order they are scored;
+* ``paths``: backtest paths, the PBO and the deflated Sharpe taken over them;
+* ``warm``: the phase-2 warm start from phase 1's checkpoint of the same split.
+
+The ranking rule lives below this package, in :mod:`cappuccino_ray.ranking`.
 """
