@@ -38,6 +38,7 @@ from cappuccino_ray.ops.state import (
     SchedulerState,
     now_utc,
     pid_alive,
+    terminate,
 )
 
 __all__ = [
@@ -268,13 +269,7 @@ def stop_daemon(settings: OpsSettings, *, wait_s: float = 60.0) -> int | None:
         with contextlib.suppress(FileNotFoundError):
             paths.pid.unlink()
         return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return pid
-        time.sleep(0.1)
-    raise CappuccinoError(f"the scheduler (PID {pid}) did not stop within {wait_s:g} s; kill it by hand")
+    return terminate(pid, "the scheduler", wait_s=wait_s)
 
 
 def run_now(settings: OpsSettings, *, data_clock: DataClock | None = None) -> dict[str, Any]:

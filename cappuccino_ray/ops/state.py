@@ -34,6 +34,7 @@ __all__ = [
     "pid_alive",
     "read_json",
     "recover_stale_run",
+    "terminate",
 ]
 
 STATE_VERSION = 1
@@ -66,6 +67,24 @@ def pid_alive(pid: int | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def terminate(pid: int, what: str, *, wait_s: float) -> int:
+    """SIGTERM ``pid`` and wait until it has exited; return the PID.
+
+    Raises:
+        CappuccinoError: If it is still alive after ``wait_s`` seconds (``what`` names it).
+    """
+    import signal
+    import time
+
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return pid
+        time.sleep(0.1)
+    raise CappuccinoError(f"{what} (PID {pid}) did not stop within {wait_s:g} s; kill it by hand")
 
 
 @dataclass(frozen=True)

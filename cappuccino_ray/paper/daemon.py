@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from cappuccino_ray.errors import CappuccinoError, DataError
-from cappuccino_ray.ops.state import SchedulerLock, now_utc, pid_alive
+from cappuccino_ray.ops.state import SchedulerLock, now_utc, pid_alive, terminate
 from cappuccino_ray.paper.book import LOCK_FILE, PID_FILE, Book, BookBar
 
 __all__ = ["DailySummary", "run_paper", "run_text", "spawn", "status", "status_text", "stop"]
@@ -258,13 +257,7 @@ def stop(state_dir: str | Path, *, wait_s: float = 60.0) -> int | None:
     pid = _running_pid(state)
     if pid is None:
         return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return pid
-        time.sleep(0.1)
-    raise CappuccinoError(f"the paper trader (PID {pid}) did not stop within {wait_s:g} s; kill it by hand")
+    return terminate(pid, "the paper trader", wait_s=wait_s)
 
 
 def status(state_dir: str | Path, *, now: Any = None) -> dict[str, Any]:
