@@ -16,7 +16,11 @@ __all__ = ["options_from_args", "register"]
 
 
 def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
-    p.add_argument("--config", default="configs", metavar="DIR", help="config folder (default: %(default)s)")
+    p.add_argument(
+        "--config",
+        metavar="DIR",
+        help="config folder (default: ./configs if it holds phase1.yaml, else the packaged defaults)",
+    )
     if data:
         p.add_argument("--data", metavar="PATH", help="data config YAML or a folder of candle files")
     p.add_argument("--mini", action="store_true", help="small but real run (configs/mini.yaml on top)")
@@ -60,6 +64,7 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         ConfigError: If a run setting is out of range (e.g. ``--holdout-fraction 0.7``).
     """
     from cappuccino_ray.config import from_mapping
+    from cappuccino_ray.config.paths import find_config_dir
     from cappuccino_ray.config.search import RunConfig
     from cappuccino_ray.search.pipeline import PipelineOptions
 
@@ -70,7 +75,7 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         "verbose": not args.quiet,
     }
     values: dict[str, Any] = {
-        "config_dir": Path(args.config),
+        "config_dir": find_config_dir(args.config),
         "data": getattr(args, "data", None),
         "mini": args.mini,
         "seed": args.seed,
@@ -112,6 +117,7 @@ def _cmd_pipeline(args: argparse.Namespace, **changes: Any) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cappuccino_ray.config import DataConfig, load_config
+    from cappuccino_ray.config.paths import find_config_dir
 
-    data = load_config(DataConfig, Path(args.config) / "data.yaml", {"source": "synthetic"})
+    data = load_config(DataConfig, find_config_dir(args.config) / "data.yaml", {"source": "synthetic"})
     return _cmd_pipeline(args, data=data)
