@@ -30,6 +30,12 @@ def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     p.add_argument("--results", default="results", metavar="DIR", help="results root (default: %(default)s)")
     p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of bars held out")
     p.add_argument("--quiet", action="store_true", help="no live progress view")
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="N",
+        help="GPUs per trial for both phases, e.g. 0.25 (four trials share a GPU; default: the phase files)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -83,6 +89,7 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         "phase1_only": getattr(args, "phase1_only", False),
         "phase2_only": getattr(args, "phase2_only", False),
         "phase1_results": getattr(args, "phase1_results", None),
+        "gpus_per_trial": getattr(args, "gpus_per_trial", None),
         "run": from_mapping(RunConfig, run, source="command line"),
         **changes,
     }

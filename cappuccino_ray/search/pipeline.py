@@ -22,7 +22,13 @@ from typing import Any
 from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.data import DataConfig
-from cappuccino_ray.config.search import Phase1Config, Phase2Config, RunConfig, load_search_configs
+from cappuccino_ray.config.search import (
+    Phase1Config,
+    Phase2Config,
+    RunConfig,
+    load_search_configs,
+    with_resources,
+)
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.run_files import (
     HOLDOUT_SERIES_FILE,
@@ -64,6 +70,8 @@ class PipelineOptions:
     """Results folder, hold-out share, Ray address, verbosity."""
     write_html: bool = True
     """Write the run's self-contained HTML report (``report.html``) at the end."""
+    gpus_per_trial: float | None = None
+    """Override both phases' ``resources.gpus_per_trial`` (``--gpus-per-trial``; fractions share a GPU)."""
 
 
 def versions() -> dict[str, str]:
@@ -87,6 +95,7 @@ def versions() -> dict[str, str]:
 
 def _load(opts: PipelineOptions) -> tuple[Phase1Config, Phase2Config]:
     p1, p2 = load_search_configs(opts.config_dir, mini=opts.mini)
+    p1, p2 = with_resources(p1, p2, gpus_per_trial=opts.gpus_per_trial, source="--gpus-per-trial")
     if opts.seed is not None:
         p1 = dataclasses.replace(p1, seed=opts.seed)
         p2 = dataclasses.replace(p2, seed=opts.seed + 1)
