@@ -68,11 +68,15 @@ TRIAL_PROGRESS_FILE = "trial_progress.json"
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file, or ``None`` when it is absent.
+    """Read a JSON file (a path or a storage URI such as ``s3://...``), or ``None`` when it is absent.
 
     Raises:
         DataError: If the file exists but is not valid JSON.
     """
+    if "://" in str(path):  # shared storage: pyarrow.fs, loaded only then
+        from cappuccino_ray import storage
+
+        return storage.read_json(str(path))
     p = Path(path)
     if not p.is_file():
         return None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.run_files import HTML_REPORT_FILE
@@ -27,7 +26,12 @@ def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     p.add_argument("--seed", type=int, help="base seed of both phases")
     p.add_argument("--resume", action="store_true", help="continue the newest interrupted run of this config")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--results", default="results", metavar="DIR", help="results root (default: %(default)s)")
+    p.add_argument(
+        "--results",
+        default="results",
+        metavar="DIR",
+        help="results root: a folder or s3://, gs://, file:// URI (default: %(default)s)",
+    )
     p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of bars held out")
     p.add_argument("--quiet", action="store_true", help="no live progress view")
     p.add_argument(
@@ -107,9 +111,12 @@ def _print_result(doc: dict[str, Any], what: str) -> None:
         "pbo",
     )
     short = {k: doc[k] for k in keys if k in doc}
-    html = Path(str(doc.get("run_dir", ""))) / HTML_REPORT_FILE
-    if "run_dir" in doc and html.is_file():
-        short["html_report"] = str(html)
+    if "run_dir" in doc:
+        from cappuccino_ray import storage
+
+        html = storage.join(str(doc["run_dir"]), HTML_REPORT_FILE)
+        if storage.is_file(html):
+            short["html_report"] = html
     print(f"{what}:\n{json.dumps(short, indent=2, default=str)}")
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from cappuccino_ray import storage
 from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
 from cappuccino_ray.errors import CappuccinoError, DataError
@@ -118,11 +119,11 @@ def holdout_series_from(result: EvaluationResult, asset_names: Sequence[str]) ->
     )
 
 
-def save_holdout_series(path: str | Path, series: HoldoutSeries) -> Path:
+def save_holdout_series(path: str | Path, series: HoldoutSeries) -> str | Path:
     """Save hold-out series atomically as ``.npz``.
 
     Args:
-        path: Target file, normally ``<run_dir>/holdout_series.npz``.
+        path: Target file, normally ``<run_dir>/holdout_series.npz`` (a path or a storage URI).
         series: The series (see :func:`holdout_series_from`).
 
     Returns:
@@ -147,6 +148,8 @@ def save_holdout_series(path: str | Path, series: HoldoutSeries) -> Path:
         weights=series.weights,
         asset_names=np.array(series.asset_names, dtype=str),
     )
+    if storage.is_remote(path):
+        return storage.write_bytes(path, buf.getvalue())
     return write_bytes_atomic(path, buf.getvalue())
 
 

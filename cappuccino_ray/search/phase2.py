@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase2Config
 from cappuccino_ray.documents import DeflatedSharpe, Pbo, Phase1Winner, Phase2Comparison, read_typed
@@ -40,6 +40,7 @@ from cappuccino_ray.search.results import (
     rows_from_experiment,
     trial_counts,
 )
+from cappuccino_ray.storage import Location
 
 __all__ = [
     "load_phase2_comparison",
@@ -69,7 +70,7 @@ def run_phase2(
     phase1_winner: Phase1Winner,
     markets: Mapping[str, Any],
     *,
-    storage_path: Path,
+    storage_path: Location,
     name: str,
     resume: bool = False,
     verbose: bool = True,
@@ -211,7 +212,7 @@ def overfitting_stats(
 
 
 def summarise_phase2(
-    experiment_path: Path, cfg: Phase2Config, phase1_winner: Phase1Winner
+    experiment_path: Location, cfg: Phase2Config, phase1_winner: Phase1Winner
 ) -> Phase2Comparison:
     """Read the phase-2 experiment and write ``phase2_comparison.json``.
 
@@ -254,7 +255,7 @@ def summarise_phase2(
         experiment_path=str(experiment_path),
         written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc.to_json())
+    storage.write_json(storage.child(experiment_path, PHASE2_COMPARISON_FILE), doc.to_json())
     return doc
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.data import DataConfig
 from cappuccino_ray.config.search import (
@@ -42,6 +42,7 @@ from cappuccino_ray.run_files import (
 from cappuccino_ray.search.phase1 import load_phase1_winner, run_phase1
 from cappuccino_ray.search.phase2 import load_phase2_comparison, run_phase2
 from cappuccino_ray.search.space import config_hash
+from cappuccino_ray.storage import Location
 
 __all__ = ["PipelineOptions", "find_run_dir", "run_pipeline", "versions"]
 
@@ -102,10 +103,10 @@ def _load(opts: PipelineOptions) -> tuple[Phase1Config, Phase2Config]:
     return p1, p2
 
 
-def find_run_dir(results_dir: Path, mode: str, digest: str) -> Path | None:
-    """The newest run folder of ``mode`` and config hash ``digest``, if any."""
-    found = sorted(p for p in results_dir.glob(f"*_{mode}_{digest}") if p.is_dir())
-    return found[-1] if found else None
+def find_run_dir(results_dir: Location, mode: str, digest: str) -> Location | None:
+    """The newest run folder of ``mode`` and config hash ``digest``, if any (local or a storage URI)."""
+    found = storage.list_dirs(results_dir, f"*_{mode}_{digest}")
+    return storage.child(results_dir, found[-1]) if found else None
 
 
 def _data_source(opts: PipelineOptions) -> Any:
@@ -149,21 +150,24 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "steps": "phase1" if opts.phase1_only else ("phase2" if opts.phase2_only else "both"),
     }
     digest = config_hash(config_doc)
-    results_dir = Path(opts.run.results_dir).resolve()
+    # A path or a storage URI (s3://, gs://, file://): see cappuccino_ray.storage.
+    results_dir = storage.location(opts.run.results_dir)
     run_dir = find_run_dir(results_dir, mode, digest) if opts.resume else None
     if run_dir is None:
-        run_dir = results_dir / f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / RUN_CONFIG_FILE, config_doc)
+        run_dir = storage.child(results_dir, f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}")
+    if isinstance(run_dir, Path):
+        run_dir = run_dir.resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+    storage.write_json(storage.child(run_dir, RUN_CONFIG_FILE), config_doc)
     started = _now()
     t0 = time.monotonic()
     init_ray(opts.run.address)
 
     durations: dict[str, float] = {}
     if winner1 is None:
-        done = run_dir / PHASE1_DIR / PHASE1_WINNER_FILE
+        done = storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)
         t = time.monotonic()
-        if opts.resume and done.is_file():
+        if opts.resume and storage.is_file(done):
             winner1 = load_phase1_winner(done)
         else:
             winner1 = run_phase1(
@@ -181,8 +185,8 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         return winner1.to_json()
 
     t = time.monotonic()
-    done2 = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
-    if opts.resume and done2.is_file():
+    done2 = storage.child(run_dir, PHASE2_DIR, PHASE2_COMPARISON_FILE)
+    if opts.resume and storage.is_file(done2):
         comparison = load_phase2_comparison(done2)
     else:
         comparison = run_phase2(
@@ -200,7 +204,10 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     t = time.monotonic()
     iv = winner1.interval
     holdout = evaluate_holdout(
-        comparison, data.full[iv], data.holdout_rows[iv], series_path=run_dir / HOLDOUT_SERIES_FILE
+        comparison,
+        data.full[iv],
+        data.holdout_rows[iv],
+        series_path=storage.child(run_dir, HOLDOUT_SERIES_FILE),
     )
     durations["holdout"] = time.monotonic() - t
     finished = _now()
@@ -208,7 +215,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     n2 = comparison.n_trials
     report = {
         "status": "completed",
-        "run_id": run_dir.name,
+        "run_id": storage.basename(run_dir),
         "run_dir": str(run_dir),
         "mode": mode,
         "started_at": started.isoformat(timespec="seconds"),
@@ -237,7 +244,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "versions": versions(),
         "config": config_doc,
     }
-    write_json_atomic(run_dir / TRAINING_REPORT_FILE, report)
+    storage.write_json(storage.child(run_dir, TRAINING_REPORT_FILE), report)
     if opts.write_html:
         from cappuccino_ray.report.html import write_report
 

@@ -7,6 +7,7 @@ Winners are picked by the one ranking rule of :mod:`cappuccino_ray.ranking`.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.ranking import best_of, combo_label, finite_or_none, holding_days, ranked
 from cappuccino_ray.run_files import TEST_RETURNS_FILE
+from cappuccino_ray.storage import join, read_bytes, to_uri
 
 __all__ = [
     "TrialRow",
@@ -92,7 +94,7 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
         last = dict(trial.last_result or {})
         value = last.get(metric)
         objective = float(value) if isinstance(value, int | float) else -math.inf
-        ckpt = trial.checkpoint
+        ckpt = trial.checkpoint  # on the experiment's filesystem: a URI when that is remote
         rows.append(
             TrialRow(
                 trial_id=str(trial.trial_id),
@@ -101,7 +103,7 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
                 objective=objective,
                 splits_done=int(last.get("splits_done", 0) or 0),
                 metrics={k: v for k, v in last.items() if k != "config"},
-                checkpoint_path=str(ckpt.path) if ckpt is not None else None,
+                checkpoint_path=to_uri(ckpt.filesystem, ckpt.path) if ckpt is not None else None,
             )
         )
     return rows
@@ -141,9 +143,9 @@ def read_test_returns(checkpoint_path: str | None) -> np.ndarray | None:
     """
     if not checkpoint_path:
         return None
-    path = Path(checkpoint_path) / TEST_RETURNS_FILE
-    if not path.is_file():
+    raw = read_bytes(join(checkpoint_path, TEST_RETURNS_FILE))  # a local path or a storage URI
+    if raw is None:
         return None
-    with np.load(path) as data:
+    with np.load(io.BytesIO(raw)) as data:
         arrays = [np.asarray(data[k], dtype=np.float64).ravel() for k in sorted(data.files)]
     return np.concatenate(arrays) if arrays else None

@@ -409,7 +409,11 @@ def _warm_start(
 
     if not trial.warm_start_checkpoint or trial.algo != "ppo":
         return None
-    spec = read_agent_spec(trial.warm_start_checkpoint)
+    # On shared storage (s3://...), a local copy for this process (cluster runs).
+    from cappuccino_ray.storage import local_dir
+
+    checkpoint = local_dir(trial.warm_start_checkpoint)
+    spec = read_agent_spec(checkpoint)
     fits = (
         spec.algo == "ppo"
         and spec.n_assets == md.n_assets
@@ -420,7 +424,7 @@ def _warm_start(
     if not fits:
         return None
     return WarmStart(
-        checkpoint=trial.warm_start_checkpoint,
+        checkpoint=checkpoint,
         n_assets=md.n_assets,
         old_features=len(spec.features["names"]),
         new_features=n_features,
