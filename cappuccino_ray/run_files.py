@@ -10,6 +10,7 @@ A run of the two-phase job lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<ha
                                      test_returns.npz, trial_progress.json
     phase2/                          phase 2's Tune experiment
         phase2_comparison.json       PPO vs double-DQN, PBO and deflated Sharpe
+    optuna.db                        the Optuna studies (SQLite; ``optuna-dashboard`` opens it)
     holdout_series.npz               the winner's per-bar series on the hold-out
     two_phase_training_report.json   the whole job's summary (written last)
     report.html                      the HTML report
@@ -30,6 +31,7 @@ from cappuccino_ray.errors import ConfigError, DataError
 __all__ = [
     "HOLDOUT_SERIES_FILE",
     "HTML_REPORT_FILE",
+    "OPTUNA_DB_FILE",
     "PHASE1_ALL_RESULTS_FILE",
     "PHASE1_DIR",
     "PHASE1_WINNER_FILE",
@@ -59,6 +61,8 @@ PHASE2_COMPARISON_FILE = "phase2_comparison.json"
 HOLDOUT_SERIES_FILE = "holdout_series.npz"
 #: The summary the whole two-phase job writes when it finishes.
 TRAINING_REPORT_FILE = "two_phase_training_report.json"
+#: The Optuna studies of both phases (one per combination / algorithm), when the run folder is local.
+OPTUNA_DB_FILE = "optuna.db"
 #: The self-contained HTML report.
 HTML_REPORT_FILE = "report.html"
 #: Per-bar test returns of every test group scored so far, in a trial's checkpoint.

@@ -35,6 +35,17 @@ def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of bars held out")
     p.add_argument("--quiet", action="store_true", help="no live progress view")
     p.add_argument(
+        "--trial-logs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="forward the trials' output to this driver (default: on with a cluster address, else off)",
+    )
+    p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        help="SQLAlchemy URL of the Optuna studies (default: sqlite optuna.db in a local run folder)",
+    )
+    p.add_argument(
         "--gpus-per-trial",
         type=float,
         metavar="N",
@@ -83,6 +94,8 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         "holdout_fraction": args.holdout_fraction,
         "address": args.address,
         "verbose": not args.quiet,
+        "trial_logs": args.trial_logs,
+        "optuna_storage": args.optuna_storage,
     }
     values: dict[str, Any] = {
         "config_dir": find_config_dir(args.config),

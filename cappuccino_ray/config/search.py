@@ -240,6 +240,12 @@ class RunConfig:
     """Ray cluster address; ``None`` uses ``RAY_ADDRESS`` or starts Ray locally."""
     verbose: bool = True
     """Print the live progress table."""
+    trial_logs: bool | None = None
+    """Forward the trials' stdout/stderr to the driver (Ray's ``log_to_driver``); ``None``: on when
+    connecting to a cluster (``ray submit``/``ray job logs`` show them), off for a local Ray (quiet)."""
+    optuna_storage: str | None = None
+    """SQLAlchemy URL of the Optuna studies (``optuna-dashboard`` opens it); ``None``: a SQLite file
+    ``optuna.db`` in a local run folder, in memory (the searcher's pickle only) for a remote one."""
 
 
 def _check_unique(name: str, values: tuple[Any, ...]) -> None:

@@ -89,6 +89,7 @@ def run_phase1(
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
+    optuna_storage: str | None = None,
 ) -> Phase1Winner:
     """Run (or resume) phase 1 and write its result files.
 
@@ -100,6 +101,7 @@ def run_phase1(
         resume: Continue an interrupted experiment of that name.
         verbose: Print the live progress view.
         trainable: The Tune trainable; the project's CPCV trainable by default.
+        optuna_storage: SQLAlchemy URL for the Optuna studies (named ``<name>/<combination>``).
 
     Returns:
         The winner (``phase1_winner.json``).
@@ -117,6 +119,8 @@ def run_phase1(
         trials_per_combo=cfg.trials_per_combo,
         seed=cfg.seed,
         base_config=phase1_base_config(cfg),
+        storage=optuna_storage,
+        study_prefix=f"{name}/",
     )
     spec = JobSpec(
         storage_path=storage_path,

@@ -75,6 +75,7 @@ def run_phase2(
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
+    optuna_storage: str | None = None,
 ) -> Phase2Comparison:
     """Run (or resume) phase 2 and write ``phase2_comparison.json``.
 
@@ -87,6 +88,7 @@ def run_phase2(
         resume: Continue an interrupted experiment of that name.
         verbose: Print the live progress view.
         trainable: The Tune trainable; the project's CPCV trainable by default.
+        optuna_storage: SQLAlchemy URL for the Optuna studies (named ``<name>/<combination>``).
 
     Returns:
         The comparison (``phase2_comparison.json``).
@@ -120,6 +122,8 @@ def run_phase2(
             "num_gpus": cfg.resources.gpus_per_trial,
         },
         points_to_evaluate=seeds,
+        storage=optuna_storage,
+        study_prefix=f"{name}/",
     )
     spec = JobSpec(
         storage_path=storage_path,

@@ -32,6 +32,7 @@ from cappuccino_ray.config.search import (
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.run_files import (
     HOLDOUT_SERIES_FILE,
+    OPTUNA_DB_FILE,
     PHASE1_DIR,
     PHASE1_WINNER_FILE,
     PHASE2_COMPARISON_FILE,
@@ -115,6 +116,13 @@ def _data_source(opts: PipelineOptions) -> Any:
     return str(opts.data or Path(opts.config_dir) / "data.yaml")
 
 
+def _optuna_storage(opts: PipelineOptions, run_dir: Location) -> str | None:
+    """The Optuna studies' SQLAlchemy URL: the flag's, else ``optuna.db`` in a local run folder."""
+    if opts.run.optuna_storage:
+        return opts.run.optuna_storage
+    return f"sqlite:///{run_dir / OPTUNA_DB_FILE}" if isinstance(run_dir, Path) else None
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -161,7 +169,8 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     storage.write_json(storage.child(run_dir, RUN_CONFIG_FILE), config_doc)
     started = _now()
     t0 = time.monotonic()
-    init_ray(opts.run.address)
+    init_ray(opts.run.address, log_to_driver=opts.run.trial_logs)
+    optuna_storage = _optuna_storage(opts, run_dir)
 
     durations: dict[str, float] = {}
     if winner1 is None:
@@ -178,6 +187,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
                 resume=opts.resume,
                 verbose=opts.run.verbose,
                 trainable=trainable,
+                optuna_storage=optuna_storage,
             )
         durations["phase1"] = time.monotonic() - t
     assert winner1 is not None  # read above or run just now
@@ -198,6 +208,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
             resume=opts.resume,
             verbose=opts.run.verbose,
             trainable=trainable,
+            optuna_storage=optuna_storage,
         )
     durations["phase2"] = time.monotonic() - t
 

@@ -65,15 +65,19 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def init_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once."""
+def init_ray(address: str | None = None, *, log_to_driver: bool | None = None) -> None:
+    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once.
+
+    ``log_to_driver`` (``None``: on for a cluster, off for a local Ray) forwards the trials' output.
+    """
     import ray
 
     if ray.is_initialized():
         return
     target = address or os.environ.get("RAY_ADDRESS") or None
+    forward = (target is not None) if log_to_driver is None else log_to_driver
     try:
-        ray.init(address=target, ignore_reinit_error=True, log_to_driver=False)
+        ray.init(address=target, ignore_reinit_error=True, log_to_driver=forward)
     except ConnectionError as exc:
         raise TrainingError(f"cannot reach the Ray cluster at {target!r} ({exc}); check --address") from exc
 
