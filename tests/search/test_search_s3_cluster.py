@@ -80,23 +80,29 @@ class S3Cluster(Cluster):
             PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         )
 
-    def start(self) -> None:
-        p = free_ports(14)
+    def start(self, workers: int = 1) -> None:
+        p = free_ports(6 + 4 * workers)
         common = ["--block", "--memory", str(10**9), "--object-store-memory", str(2 * 10**8)]
         common += ["--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
         self.port = p[0]
         head = [RAY, "start", "--head", "--num-cpus", "0", "--port", str(p[0]), *common]
         head += ["--ray-client-server-port", str(p[1]), "--include-dashboard=false"]
         head += ["--temp-dir", str(self.root / "head"), *self._agent_ports(p[2:6])]
-        worker = [RAY, "start", "--address", f"127.0.0.1:{p[0]}", "--num-cpus", "1", *common]
-        worker += ["--temp-dir", str(self.root / "worker"), *self._agent_ports(p[6:10])]
-        for name, args in (("head", head), ("worker", worker)):
+        nodes = [("head", head)]
+        for w in range(workers):
+            name = "worker" if w == 0 else f"worker{w}"
+            worker = [RAY, "start", "--address", f"127.0.0.1:{p[0]}", "--num-cpus", "1", *common]
+            worker += ["--temp-dir", str(self.root / name), *self._agent_ports(p[6 + 4 * w : 10 + 4 * w])]
+            nodes.append((name, worker))
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
+        for name, args in nodes:
             log = self.root / f"{name}.log"
             with log.open("wb") as fh:
                 proc = subprocess.Popen(
                     args, stdout=fh, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
                 )
             self.procs.append(proc)
+            self.nodes[name] = proc
             wait_log(log, "block forever", proc)
 
     @staticmethod
@@ -108,7 +114,7 @@ class S3Cluster(Cluster):
 
 
 @pytest.fixture
-def s3_cluster() -> Iterator[S3Cluster]:
+def s3_cluster(request: pytest.FixtureRequest) -> Iterator[S3Cluster]:
     if shutil.which(RAY) is None or not MOTO.is_file():
         pytest.skip("needs the ray CLI and moto_server (pip install 'moto[server]', in the test extras)")
     import boto3
@@ -134,7 +140,7 @@ def s3_cluster() -> Iterator[S3Cluster]:
                 if time.monotonic() > end or moto.poll() is not None:
                     raise
                 time.sleep(0.5)
-        c.start()
+        c.start(workers=getattr(request, "param", 1))
         yield c
     finally:
         c.close()
@@ -162,8 +168,9 @@ def _cli(cluster: S3Cluster, cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_a_run_on_two_nodes_keeps_everything_in_the_bucket(s3_cluster: S3Cluster) -> None:
-    root = s3_cluster.root
+def _start(cluster: S3Cluster) -> tuple[subprocess.Popen[bytes], Path, Path, str]:
+    """``run_two_phase.py`` copied alone into a folder, run from another with ``--results s3://...``."""
+    root = cluster.root
     node, head_cwd = root / "home", root / "driver"
     node.mkdir()
     head_cwd.mkdir()
@@ -174,22 +181,36 @@ def test_a_run_on_two_nodes_keeps_everything_in_the_bucket(s3_cluster: S3Cluster
     (head_cwd / "tiny.yaml").write_text(DATA)
     results = f"s3://{BUCKET}/runs"
     argv = [sys.executable, str(node / "run_two_phase.py"), "--mini", "--quiet", "--config", str(configs)]
-    argv += ["--data", "tiny.yaml", "--results", results, "--address", f"127.0.0.1:{s3_cluster.port}"]
+    argv += ["--data", "tiny.yaml", "--results", results, "--address", f"127.0.0.1:{cluster.port}"]
     driver = subprocess.Popen(
-        argv, cwd=head_cwd, env=s3_cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        argv, cwd=head_cwd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
-    s3_cluster.procs.append(driver)
+    cluster.procs.append(driver)
+    return driver, node, head_cwd, results
+
+
+def _finish(driver: subprocess.Popen[bytes]) -> None:
     try:
         out, _ = driver.communicate(timeout=900)
     except subprocess.TimeoutExpired:
         os.killpg(driver.pid, signal.SIGKILL)
         raise
-    text = out.decode(errors="replace")
-    assert driver.returncode == 0, text[-4000:]
+    assert driver.returncode == 0, out.decode(errors="replace")[-4000:]
+
+
+def _run_id(cluster: S3Cluster) -> str:
+    (run_id,) = {k.split("/")[1] for k in _keys(cluster)} - {""}  # (pyarrow writes folder markers "runs/")
+    return run_id
+
+
+def test_a_run_on_two_nodes_keeps_everything_in_the_bucket(s3_cluster: S3Cluster) -> None:
+    root = s3_cluster.root
+    driver, node, head_cwd, results = _start(s3_cluster)
+    _finish(driver)
 
     keys = _keys(s3_cluster)
-    (run_id,) = {k.split("/")[1] for k in keys} - {""}  # (pyarrow writes folder markers "runs/")
+    run_id = _run_id(s3_cluster)
     run = f"runs/{run_id}"
     for name in (
         "run_config.json",
@@ -257,3 +278,36 @@ def _results_rows(cluster: S3Cluster, run: str) -> list[dict[str, object]]:
 
 def _trial_pids(cluster: S3Cluster, run: str) -> set[int]:
     return {int(r["pid"]) for r in _results_rows(cluster, run) if "pid" in r}  # type: ignore[call-overload]
+
+
+def _node_of(cluster: S3Cluster, pid: int) -> str | None:
+    for name in cluster.nodes:
+        if any(cluster.root.joinpath(name).rglob(f"python-core-worker-*_{pid}.log")):
+            return name
+    return None
+
+
+@pytest.mark.parametrize("s3_cluster", [2], indirect=True)
+def test_a_run_survives_killing_the_worker_node_it_runs_on(s3_cluster: S3Cluster) -> None:
+    driver, _, _, _ = _start(s3_cluster)
+    end = time.monotonic() + 400
+    while True:  # the first trial's checkpoint and results reached the bucket: the run is under way
+        rows = [r for r in _results_rows(s3_cluster, "runs/") if "pid" in r]
+        if rows:
+            break
+        assert driver.poll() is None and time.monotonic() < end, "no trial reported"
+        time.sleep(1)
+    pid = int(max(rows, key=lambda r: float(r.get("timestamp", 0)))["pid"])  # type: ignore[arg-type, call-overload]
+    victim = _node_of(s3_cluster, pid)
+    assert victim in ("worker", "worker1")
+    # The trial actor is reused for the next trial on that node: kill the node under it.
+    os.killpg(s3_cluster.nodes[victim].pid, signal.SIGKILL)
+    s3_cluster.nodes[victim].wait()
+    _finish(driver)
+    run = f"runs/{_run_id(s3_cluster)}"
+    report = _read(s3_cluster, f"{run}/two_phase_training_report.json")
+    assert report["status"] == "completed"
+    assert report["trial_counts"]["total"] == 4  # type: ignore[index]
+    survivor = "worker1" if victim == "worker" else "worker"
+    after = {int(r["pid"]) for r in _results_rows(s3_cluster, run) if "pid" in r} - {pid}  # type: ignore[call-overload]
+    assert after and all(_node_of(s3_cluster, p) == survivor for p in after)
