@@ -18,6 +18,8 @@ def test_cluster_configs_pass_rays_schema(name: str) -> None:
     validate_config(fillout_defaults(cfg))
     assert cfg["file_mounts"]["~/cappuccino_ray"] == "."
     assert cfg["file_mounts"]["~/cappuccino_ray/configs"] == "./configs"
+    # A script submitted to ~ uses the packaged defaults: on the cluster they are your configs/.
+    assert cfg["file_mounts"]["~/cappuccino_ray/cappuccino_ray/configs"] == "./configs"
     assert any("pip install" in c and "cappuccino_ray" in c for c in cfg["setup_commands"])
     starts = cfg["head_start_ray_commands"] + cfg["worker_start_ray_commands"]
     assert all("RAY_AUTH_MODE=token" in c for c in starts if "ray start" in c)
