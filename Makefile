@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test check format bench clean
+.PHONY: install demo test check format bench clean configs
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ test: install check
 
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The packaged default configs are copies of configs/ (a test checks they match).
+configs:
+	rm -rf cappuccino_ray/configs && cp -r configs cappuccino_ray/configs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

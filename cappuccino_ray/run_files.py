@@ -10,8 +10,9 @@ A run of the two-phase job lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<ha
                                      test_returns.npz, trial_progress.json
     phase2/                          phase 2's Tune experiment
         phase2_comparison.json       PPO vs double-DQN, PBO and deflated Sharpe
+        winner_paths.npz             the winner's CPCV backtest paths (per-bar returns, bar times)
+    optuna.db                        the Optuna studies (SQLite; ``optuna-dashboard`` opens it)
     holdout_series.npz               the winner's per-bar series on the hold-out
-    winner_paths.npz                 the winner's CPCV backtest paths (per-bar returns, bar times)
     two_phase_training_report.json   the whole job's summary (written last)
     report.html                      the HTML report
 
@@ -30,6 +31,7 @@ from cappuccino_ray.errors import DataError
 __all__ = [
     "HOLDOUT_SERIES_FILE",
     "HTML_REPORT_FILE",
+    "OPTUNA_DB_FILE",
     "PHASE1_ALL_RESULTS_FILE",
     "PHASE1_DIR",
     "PHASE1_WINNER_FILE",
@@ -57,10 +59,12 @@ PHASE1_ALL_RESULTS_FILE = "phase1_all_results.json"
 PHASE2_COMPARISON_FILE = "phase2_comparison.json"
 #: The winner's per-bar series on the hold-out period.
 HOLDOUT_SERIES_FILE = "holdout_series.npz"
-#: The phase-2 winner's CPCV backtest paths (``times`` int64 ns, ``paths`` per-bar returns).
+#: The phase-2 winner's CPCV backtest paths (``times`` int64 ns, ``paths`` per-bar returns), in ``phase2/``.
 WINNER_PATHS_FILE = "winner_paths.npz"
 #: The summary the whole two-phase job writes when it finishes.
 TRAINING_REPORT_FILE = "two_phase_training_report.json"
+#: The Optuna studies of both phases (one per combination / algorithm), when the run folder is local.
+OPTUNA_DB_FILE = "optuna.db"
 #: The self-contained HTML report.
 HTML_REPORT_FILE = "report.html"
 #: Per-bar test returns of every test group scored so far, in a trial's checkpoint.
@@ -70,11 +74,15 @@ TRIAL_PROGRESS_FILE = "trial_progress.json"
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file, or ``None`` when it is absent.
+    """Read a JSON file (a path or a storage URI such as ``s3://...``), or ``None`` when it is absent.
 
     Raises:
         DataError: If the file exists but is not valid JSON.
     """
+    if "://" in str(path):  # shared storage: pyarrow.fs, loaded only then
+        from cappuccino_ray import storage
+
+        return storage.read_json(str(path))
     p = Path(path)
     if not p.is_file():
         return None

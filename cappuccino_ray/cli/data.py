@@ -19,10 +19,13 @@ def _config(args: argparse.Namespace) -> DataConfig:
     from pathlib import Path
 
     from cappuccino_ray.config import DataConfig, from_mapping, load_yaml, override
+    from cappuccino_ray.config._loader import resolve_paths
+    from cappuccino_ray.config.paths import find_config_dir
 
-    path = Path(args.config)
-    data = load_yaml(path) if path.is_file() or args.config != DEFAULT_CONFIG else {}
-    cfg = from_mapping(DataConfig, data, source=str(path))
+    # No --config: ./configs/data.yaml, else the packaged one (see cappuccino_ray.config.paths).
+    path = Path(args.config) if args.config is not None else find_config_dir() / "data.yaml"
+    data = load_yaml(path) if path.is_file() or args.config is not None else {}
+    cfg = resolve_paths(from_mapping(DataConfig, data, source=str(path)), path)
     changes = {"store_dir": getattr(args, "store", None), "exchange": getattr(args, "exchange", None)}
     return override(cfg, **changes)
 
@@ -104,7 +107,8 @@ def register(sub: Any) -> None:
     cmds = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--config", default=DEFAULT_CONFIG, help="data config file (default: %(default)s)")
+        help_text = f"data config file (default: {DEFAULT_CONFIG}, else the packaged one)"
+        q.add_argument("--config", default=None, help=help_text)
         q.add_argument("--store", help="store folder (overrides store_dir)")
         q.add_argument("--exchange", help="exchange id (overrides exchange; e.g. coinbase, binance)")
 

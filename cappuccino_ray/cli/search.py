@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.run_files import HTML_REPORT_FILE
@@ -16,7 +15,11 @@ __all__ = ["options_from_args", "register"]
 
 
 def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
-    p.add_argument("--config", default="configs", metavar="DIR", help="config folder (default: %(default)s)")
+    p.add_argument(
+        "--config",
+        metavar="DIR",
+        help="config folder (default: ./configs if it holds phase1.yaml, else the packaged defaults)",
+    )
     if data:
         p.add_argument("--data", metavar="PATH", help="data config YAML or a folder of candle files")
     p.add_argument("--mini", action="store_true", help="smoke test: tiny but real (configs/mini.yaml on top)")
@@ -28,9 +31,31 @@ def _common(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     p.add_argument("--seed", type=int, help="base seed of both phases")
     p.add_argument("--resume", action="store_true", help="continue the newest interrupted run of this config")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--results", default="results", metavar="DIR", help="results root (default: %(default)s)")
+    p.add_argument(
+        "--results",
+        default="results",
+        metavar="DIR",
+        help="results root: a folder or s3://, gs://, file:// URI (default: %(default)s)",
+    )
     p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of bars held out")
     p.add_argument("--quiet", action="store_true", help="no live progress view")
+    p.add_argument(
+        "--trial-logs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="forward the trials' output to this driver (default: on with a cluster address, else off)",
+    )
+    p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        help="SQLAlchemy URL of the Optuna studies (default: sqlite optuna.db in a local run folder)",
+    )
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="N",
+        help="GPUs per trial for both phases, e.g. 0.25 (four trials share a GPU; default: the phase files)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -65,6 +90,7 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         ConfigError: If a run setting is out of range (e.g. ``--holdout-fraction 0.7``).
     """
     from cappuccino_ray.config import from_mapping
+    from cappuccino_ray.config.paths import find_config_dir
     from cappuccino_ray.config.search import RunConfig
     from cappuccino_ray.search.pipeline import PipelineOptions
 
@@ -73,9 +99,11 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         "holdout_fraction": args.holdout_fraction,
         "address": args.address,
         "verbose": not args.quiet,
+        "trial_logs": args.trial_logs,
+        "optuna_storage": args.optuna_storage,
     }
     values: dict[str, Any] = {
-        "config_dir": Path(args.config),
+        "config_dir": find_config_dir(args.config),
         "data": getattr(args, "data", None),
         "mini": args.mini,
         "preset": getattr(args, "preset", None),
@@ -84,6 +112,7 @@ def options_from_args(args: argparse.Namespace, **changes: Any) -> Any:
         "phase1_only": getattr(args, "phase1_only", False),
         "phase2_only": getattr(args, "phase2_only", False),
         "phase1_results": getattr(args, "phase1_results", None),
+        "gpus_per_trial": getattr(args, "gpus_per_trial", None),
         "run": from_mapping(RunConfig, run, source="command line"),
         **changes,
     }
@@ -101,9 +130,12 @@ def _print_result(doc: dict[str, Any], what: str) -> None:
         "pbo",
     )
     short = {k: doc[k] for k in keys if k in doc}
-    html = Path(str(doc.get("run_dir", ""))) / HTML_REPORT_FILE
-    if "run_dir" in doc and html.is_file():
-        short["html_report"] = str(html)
+    if "run_dir" in doc:
+        from cappuccino_ray import storage
+
+        html = storage.join(str(doc["run_dir"]), HTML_REPORT_FILE)
+        if storage.is_file(html):
+            short["html_report"] = html
     print(f"{what}:\n{json.dumps(short, indent=2, default=str)}")
 
 
@@ -118,6 +150,7 @@ def _cmd_pipeline(args: argparse.Namespace, **changes: Any) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cappuccino_ray.config import DataConfig, load_config
+    from cappuccino_ray.config.paths import find_config_dir
 
-    data = load_config(DataConfig, Path(args.config) / "data.yaml", {"source": "synthetic"})
+    data = load_config(DataConfig, find_config_dir(args.config) / "data.yaml", {"source": "synthetic"})
     return _cmd_pipeline(args, data=data)

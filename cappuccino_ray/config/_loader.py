@@ -29,6 +29,7 @@ __all__ = [
     "load_config",
     "load_yaml",
     "override",
+    "path_field",
     "suggest",
     "to_dict",
 ]
@@ -47,6 +48,11 @@ def bounds(
 ) -> dict[str, Any]:
     """Field metadata declaring the allowed range or choices of a value."""
     return {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "doc": doc}
+
+
+def path_field() -> dict[str, Any]:
+    """Field metadata of a path: :func:`load_config` resolves a relative one against the file's folder."""
+    return {"path": True}
 
 
 def check_cpcv_groups(n_groups: int, n_test_groups: int) -> None:
@@ -95,7 +101,23 @@ def load_config(cls: type[T], path: str | Path, overrides: Mapping[str, Any] | N
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    return from_mapping(cls, data, source=str(path))
+    return resolve_paths(from_mapping(cls, data, source=str(path)), path)
+
+
+def resolve_paths(cfg: T, config_file: str | Path) -> T:
+    """``cfg`` with its relative :func:`path_field` values made relative to ``config_file``'s folder.
+
+    See :mod:`cappuccino_ray.config.paths` for the rule (the packaged defaults stand in
+    for ``./configs``; ``~`` is expanded; URIs are kept).
+    """
+    from cappuccino_ray.config.paths import resolve_config_path
+
+    changes = {
+        f.name: resolve_config_path(value, config_file)
+        for f in dataclasses.fields(cfg)  # type: ignore[arg-type]
+        if f.metadata.get("path") and isinstance(value := getattr(cfg, f.name), str)
+    }
+    return dataclasses.replace(cfg, **changes) if changes else cfg  # type: ignore[type-var]
 
 
 def override(cfg: T, **changes: Any) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cappuccino_ray.config._loader import bounds
+from cappuccino_ray.config._loader import bounds, path_field
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
@@ -32,8 +32,8 @@ class DataConfig:
 
     source: Literal["synthetic", "store"] = "synthetic"
     """``synthetic`` generates candles; ``store`` reads the local Parquet store."""
-    store_dir: str = "data/store"
-    """Root of the local Parquet candle store."""
+    store_dir: str = field(default="data/store", metadata=path_field())
+    """Root of the local Parquet candle store (in a file: relative to the file's folder, ``~`` expanded)."""
     exchange: str = "coinbase"
     """Exchange name (a ccxt id) for downloads and store paths."""
     symbols: tuple[str, ...] = ("BTC/USD", "ETH/USD", "SOL/USD", "LTC/USD", "XRP/USD", "ADA/USD", "LINK/USD")

@@ -11,13 +11,14 @@ phase's ``env:`` section overrides ``configs/env.yaml``, and the merged
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping, load_yaml
+from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping, load_yaml, to_dict
 from cappuccino_ray.config.agents import check_space
 from cappuccino_ray.config.env import EnvSettings, deep_merge, load_env_settings
 from cappuccino_ray.config.tracking import TrackingConfig
@@ -33,6 +34,7 @@ __all__ = [
     "RunConfig",
     "TrialBudget",
     "load_search_configs",
+    "with_resources",
 ]
 
 Algo = Literal["ppo", "ddqn"]
@@ -107,6 +109,15 @@ class ResourcesConfig:
     """GPUs (fractions allowed) Tune reserves for one trial."""
     max_concurrent: int = field(default=0, metadata=bounds(ge=0))
     """Most trials at once (``ConcurrencyLimiter``); 0 = as many as the resources allow."""
+
+    def validate(self) -> None:
+        """Ray shares a GPU only in fractions of one: above 1, GPUs come whole."""
+        g = self.gpus_per_trial
+        if g > 1 and g != int(g):
+            raise ConfigError(
+                f"gpus_per_trial is {g}; use a fraction up to 1 (e.g. 0.25: four trials share a GPU) "
+                "or a whole number"
+            )
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,12 @@ class RunConfig:
     """Ray cluster address; ``None`` uses ``RAY_ADDRESS`` or starts Ray locally."""
     verbose: bool = True
     """Print the live progress table."""
+    trial_logs: bool | None = None
+    """Forward the trials' stdout/stderr to the driver (Ray's ``log_to_driver``); ``None``: on when
+    connecting to a cluster (``ray submit``/``ray job logs`` show them), off for a local Ray (quiet)."""
+    optuna_storage: str | None = None
+    """SQLAlchemy URL of the Optuna studies (``optuna-dashboard`` opens it); ``None``: a SQLite file
+    ``optuna.db`` in a local run folder, in memory (the searcher's pickle only) for a remote one."""
 
 
 def _max_lookback(space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]) -> int:
@@ -329,3 +346,21 @@ def load_search_configs(
         from_mapping(Phase1Config, p1, source=source1),
         from_mapping(Phase2Config, p2, source=source2),
     )
+
+
+def with_resources(
+    p1: Phase1Config, p2: Phase2Config, *, gpus_per_trial: float | None = None, source: str = "command line"
+) -> tuple[Phase1Config, Phase2Config]:
+    """Both phases with ``resources.gpus_per_trial`` replaced (``None`` keeps the files' values).
+
+    Raises:
+        ConfigError: If the value is out of range (negative, or a fraction above 1).
+    """
+    if gpus_per_trial is None:
+        return p1, p2
+    out = []
+    for cfg in (p1, p2):
+        data = {**to_dict(cfg.resources), "gpus_per_trial": gpus_per_trial}
+        res = from_mapping(ResourcesConfig, data, source=source, prefix="resources.")
+        out.append(dataclasses.replace(cfg, resources=res))
+    return out[0], out[1]  # type: ignore[return-value]

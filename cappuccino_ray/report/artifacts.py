@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from cappuccino_ray import storage
 from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
 from cappuccino_ray.errors import CappuccinoError, DataError
@@ -119,11 +120,11 @@ def holdout_series_from(result: EvaluationResult, asset_names: Sequence[str]) ->
     )
 
 
-def save_holdout_series(path: str | Path, series: HoldoutSeries) -> Path:
+def save_holdout_series(path: str | Path, series: HoldoutSeries) -> str | Path:
     """Save hold-out series atomically as ``.npz``.
 
     Args:
-        path: Target file, normally ``<run_dir>/holdout_series.npz``.
+        path: Target file, normally ``<run_dir>/holdout_series.npz`` (a path or a storage URI).
         series: The series (see :func:`holdout_series_from`).
 
     Returns:
@@ -148,6 +149,8 @@ def save_holdout_series(path: str | Path, series: HoldoutSeries) -> Path:
         weights=series.weights,
         asset_names=np.array(series.asset_names, dtype=str),
     )
+    if storage.is_remote(path):
+        return storage.write_bytes(path, buf.getvalue())
     return write_bytes_atomic(path, buf.getvalue())
 
 
@@ -235,7 +238,7 @@ def load_artifacts(run_dir: str | Path) -> RunArtifacts:
         phase1_all=read_json(root / PHASE1_DIR / PHASE1_ALL_RESULTS_FILE),
         phase2_comparison=_typed(Phase2Comparison, root / PHASE2_DIR / PHASE2_COMPARISON_FILE),
         holdout=load_holdout_series(series_path) if series_path.is_file() else None,
-        winner_paths=_winner_paths(root / WINNER_PATHS_FILE),
+        winner_paths=_winner_paths(root / PHASE2_DIR / WINNER_PATHS_FILE),
     )
 
 

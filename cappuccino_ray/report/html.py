@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray import storage
 from cappuccino_ray.atomic import write_bytes_atomic
 from cappuccino_ray.documents import DeflatedSharpe, Pbo
 from cappuccino_ray.ranking import finite_or_none
@@ -350,12 +351,20 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
     return "\n".join(out)
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> str | Path:
     """Build the report of ``run_dir`` and write it atomically (default ``<run_dir>/report.html``).
 
+    A run on shared storage (``s3://...``) is read from a temporary copy without its
+    checkpoints, and the report is uploaded beside it (or written to ``out``).
+
     Returns:
-        The path of the written file.
+        The path (or URI) of the written file.
     """
+    if storage.is_remote(run_dir):
+        with storage.local_copy(run_dir, exclude=("checkpoint_*",)) as local:
+            page = render_html(f"cappuccino_ray report: {local.name}", build_sections(local))
+        target = str(out) if out else storage.join(str(run_dir), HTML_REPORT_FILE)
+        return storage.write_bytes(storage.absolute(target), page.encode("utf-8"))
     root = Path(run_dir)
     page = render_html(f"cappuccino_ray report: {root.name}", build_sections(root))
     return write_bytes_atomic(Path(out) if out else root / HTML_REPORT_FILE, page.encode("utf-8"))

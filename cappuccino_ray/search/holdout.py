@@ -10,19 +10,20 @@ bars have warmed-up features without the agent ever having trained on a hold-out
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
+from cappuccino_ray import storage
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.documents import Phase2Comparison
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.search.markets import iso_time
+from cappuccino_ray.storage import Location
 
 __all__ = ["evaluate_holdout"]
 
 
 def evaluate_holdout(
-    winner: Phase2Comparison, market: MarketData, holdout_row: int, *, series_path: Path | None = None
+    winner: Phase2Comparison, market: MarketData, holdout_row: int, *, series_path: Location | None = None
 ) -> dict[str, Any]:
     """Evaluate the phase-2 winner on ``market[holdout_row:]``.
 
@@ -30,7 +31,8 @@ def evaluate_holdout(
         winner: Phase 2's comparison (its winner's ``checkpoint_path``).
         market: The whole market at the winner's interval.
         holdout_row: First hold-out row of ``market``.
-        series_path: Where to save the per-bar series (equity, fees, weights...) for the report.
+        series_path: Where to save the per-bar series (equity, fees, weights...) for the report
+            (a path or a storage URI; a checkpoint on remote storage is downloaded first).
 
     Returns:
         ``{"bot": SegmentMetrics fields, "buy_and_hold": ..., "start", "end", "n_bars", "checkpoint_path"}``.
@@ -46,7 +48,8 @@ def evaluate_holdout(
     path = winner.checkpoint_path
     if not path:
         raise TrainingError("the phase-2 winner has no checkpoint; check the phase-2 trial logs")
-    agent = load_agent(path)
+    with storage.local_copy(path) as local:
+        agent = load_agent(local)
     spec = agent.spec
     register_envs()
     features = compute_features(market, rolling=bool(spec.features.get("rolling", False)))

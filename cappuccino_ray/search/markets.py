@@ -68,7 +68,7 @@ def load_base_market(data: str | Path | DataConfig | None, config_dir: str | Pat
 
     if isinstance(data, DataConfig):
         return data_pkg.load_market(data)
-    path = Path(data) if data is not None else Path(config_dir) / "data.yaml"
+    path = Path(data).expanduser() if data is not None else Path(config_dir) / "data.yaml"
     if path.is_dir():
         return _load_folder(path)
     if not path.is_file():

@@ -22,6 +22,7 @@ whose first path every surviving trial of the first rung shares.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from cappuccino_ray import storage
 from cappuccino_ray.documents import DeflatedSharpe, Pbo
 from cappuccino_ray.errors import CappuccinoError
 from cappuccino_ray.intervals import bars_per_day, interval_ns, periods_per_year
@@ -41,9 +43,9 @@ __all__ = [
     "cpcv_summary",
     "deflated_sharpe",
     "path_matrix",
+    "paths_bytes",
     "phase_pbo",
     "read_trial_paths",
-    "save_paths",
     "trial_paths",
 ]
 
@@ -88,9 +90,10 @@ def read_trial_paths(
     """
     from cappuccino_ray.validation import CombinatorialPurgedCV
 
-    if not checkpoint or not (Path(checkpoint) / TEST_RETURNS_FILE).is_file():
+    raw = storage.read_bytes(storage.join(checkpoint, TEST_RETURNS_FILE)) if checkpoint else None
+    if raw is None:  # a local path or a storage URI (cluster runs)
         return None
-    with np.load(Path(checkpoint) / TEST_RETURNS_FILE) as data:
+    with np.load(io.BytesIO(raw)) as data:
         arrays = {k: np.asarray(data[k]) for k in data.files}
     cv = CombinatorialPurgedCV(n_groups, n_test_groups)
     returns, times = [], []
@@ -179,15 +182,11 @@ def annual_sharpe(trial: TrialPaths) -> float | None:
     return float(np.mean(r) / sd * np.sqrt(periods_per_year(trial.interval)))
 
 
-def save_paths(path: Path, trial: TrialPaths) -> Path:
-    """Write a trial's paths (``times``, ``paths``) for the report (temp file + rename)."""
-    from cappuccino_ray.atomic import atomic_write
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, times=trial.times, paths=trial.paths)
-
-    return atomic_write(path, write)
+def paths_bytes(trial: TrialPaths) -> bytes:
+    """A trial's paths as an ``.npz`` file (``times``, ``paths``), for the report."""
+    buf = io.BytesIO()
+    np.savez(buf, times=trial.times, paths=trial.paths)
+    return buf.getvalue()
 
 
 def trial_paths(rows: Sequence[TrialRow]) -> list[TrialPaths]:

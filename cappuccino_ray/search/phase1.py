@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase1Config
 from cappuccino_ray.documents import Phase1Winner, read_typed
@@ -30,6 +30,7 @@ from cappuccino_ray.search.results import (
     rows_from_experiment,
     trial_counts,
 )
+from cappuccino_ray.storage import Location
 
 __all__ = [
     "default_trainable",
@@ -91,24 +92,26 @@ def run_phase1(
     cfg: Phase1Config,
     markets: Mapping[str, Any],
     *,
-    storage_path: Path,
+    storage_path: Location,
     name: str,
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
     max_lookback: int | None = None,
+    optuna_storage: str | None = None,
 ) -> Phase1Winner:
     """Run (or resume) phase 1 and write its result files.
 
     Args:
         cfg: Phase-1 settings.
         markets: Interval -> search-period ``MarketData`` (hold-out already cut off).
-        storage_path: Absolute folder of the experiment folder (Tune's ``storage_path``).
+        storage_path: Absolute folder of the experiment folder (Tune's ``storage_path``), or a URI.
         name: Experiment folder name.
         resume: Continue an interrupted experiment of that name.
         verbose: Print the live progress view.
         trainable: The Tune trainable; the project's CPCV trainable by default.
         max_lookback: The run's largest lookback (both phases); ``None``: phase 1's own.
+        optuna_storage: SQLAlchemy URL for the Optuna studies (named ``<name>/<combination>``).
 
     Returns:
         The winner (``phase1_winner.json``).
@@ -126,6 +129,8 @@ def run_phase1(
         trials_per_combo=cfg.trials_per_combo,
         seed=cfg.seed,
         base_config=phase1_base_config(cfg, max_lookback),
+        storage=optuna_storage,
+        study_prefix=f"{name}/",
     )
     spec = JobSpec(
         storage_path=storage_path,
@@ -143,7 +148,7 @@ def run_phase1(
 
 
 def summarise_phase1(
-    experiment_path: Path, *, expected_trials: int | None = None, pbo_partitions: int = 8
+    experiment_path: Location, *, expected_trials: int | None = None, pbo_partitions: int = 8
 ) -> Phase1Winner:
     """Read the phase-1 experiment and write ``phase1_winner.json`` and ``phase1_all_results.json``.
 
@@ -162,13 +167,13 @@ def summarise_phase1(
     winner = _winner_doc(rows, experiment_path, expected_trials, pbo_partitions)
     counts = winner.trial_counts
     every = [{**r.summary(), "n_trials": counts[r.combination]["total"]} for r in best_per_combo(rows)]
-    write_json_atomic(Path(experiment_path) / PHASE1_ALL_RESULTS_FILE, every)
-    write_json_atomic(Path(experiment_path) / PHASE1_WINNER_FILE, winner.to_json())
+    storage.write_json(storage.child(experiment_path, PHASE1_ALL_RESULTS_FILE), every)
+    storage.write_json(storage.child(experiment_path, PHASE1_WINNER_FILE), winner.to_json())
     return winner
 
 
 def phase1_winner_from_experiment(
-    experiment_path: Path, *, expected_trials: int | None = None
+    experiment_path: Location, *, expected_trials: int | None = None
 ) -> Phase1Winner:
     """The winner document of a phase-1 Tune experiment, queried with ``tune.ExperimentAnalysis``.
 
@@ -183,7 +188,7 @@ def phase1_winner_from_experiment(
 
 
 def _winner_doc(
-    rows: Sequence[TrialRow], experiment_path: Path, expected_trials: int | None, pbo_partitions: int
+    rows: Sequence[TrialRow], experiment_path: Location, expected_trials: int | None, pbo_partitions: int
 ) -> Phase1Winner:
     best = best_row(rows)
     paths = trial_paths(rows)
@@ -224,6 +229,8 @@ def load_phase1_winner(path: str | Path) -> Phase1Winner:
         ConfigError: If nothing usable is found at ``path``.
         DataError: If the winner file is not valid JSON.
     """
+    if storage.is_remote(path):
+        return _load_remote_winner(str(path))
     p = Path(path)
     candidates = [p] if p.is_file() else [p / PHASE1_WINNER_FILE, p / PHASE1_DIR / PHASE1_WINNER_FILE]
     for c in candidates:
@@ -237,3 +244,14 @@ def load_phase1_winner(path: str | Path) -> Phase1Winner:
         f"{p}: no {PHASE1_WINNER_FILE} and no phase-1 Tune experiment there; "
         f"pass the phase-1 results folder or its {PHASE1_WINNER_FILE}"
     )
+
+
+def _load_remote_winner(uri: str) -> Phase1Winner:
+    """:func:`load_phase1_winner` for a storage URI (the file, the experiment or the run folder)."""
+    for c in (uri, storage.join(uri, PHASE1_WINNER_FILE), storage.join(uri, PHASE1_DIR, PHASE1_WINNER_FILE)):
+        if storage.is_file(c):
+            return read_typed(Phase1Winner, c)
+    for exp in (uri, storage.join(uri, PHASE1_DIR)):
+        if storage.list_files(exp, "experiment_state*.json"):
+            return phase1_winner_from_experiment(exp)
+    raise ConfigError(f"{uri}: no {PHASE1_WINNER_FILE} and no phase-1 Tune experiment there")

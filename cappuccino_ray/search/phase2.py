@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase2Config
 from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
@@ -35,11 +35,12 @@ from cappuccino_ray.search.paths import (
     annual_sharpe,
     cpcv_summary,
     deflated_sharpe,
+    paths_bytes,
     phase_pbo,
-    save_paths,
     trial_paths,
 )
 from cappuccino_ray.search.results import TrialRow, best_row, rows_from_experiment, trial_counts
+from cappuccino_ray.storage import Location
 
 __all__ = [
     "load_phase2_comparison",
@@ -69,12 +70,13 @@ def run_phase2(
     phase1_winner: Phase1Winner,
     markets: Mapping[str, Any],
     *,
-    storage_path: Path,
+    storage_path: Location,
     name: str,
     resume: bool = False,
     verbose: bool = True,
     trainable: Callable[..., Any] | None = None,
     max_lookback: int | None = None,
+    optuna_storage: str | None = None,
 ) -> Phase2Comparison:
     """Run (or resume) phase 2 and write ``phase2_comparison.json``.
 
@@ -89,6 +91,7 @@ def run_phase2(
         trainable: The Tune trainable; the project's CPCV trainable by default.
         max_lookback: The run's largest lookback (both phases), which places the CPCV partition
             that phase 1 used too; ``None``: phase 2's own.
+        optuna_storage: SQLAlchemy URL for the Optuna studies (named ``<name>/<combination>``).
 
     Returns:
         The comparison (``phase2_comparison.json``).
@@ -123,6 +126,8 @@ def run_phase2(
             "num_gpus": cfg.resources.gpus_per_trial,
         },
         points_to_evaluate=seeds,
+        storage=optuna_storage,
+        study_prefix=f"{name}/",
     )
     spec = JobSpec(
         storage_path=storage_path,
@@ -142,7 +147,7 @@ def run_phase2(
 
 
 def summarise_phase2(
-    experiment_path: Path, cfg: Phase2Config, phase1_winner: Phase1Winner
+    experiment_path: Location, cfg: Phase2Config, phase1_winner: Phase1Winner
 ) -> Phase2Comparison:
     """Read the phase-2 experiment and write ``phase2_comparison.json``.
 
@@ -192,9 +197,9 @@ def summarise_phase2(
         experiment_path=str(experiment_path),
         written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    write_json_atomic(Path(experiment_path) / PHASE2_COMPARISON_FILE, doc.to_json())
-    if win_paths is not None:  # the winner's paths, for the report (beside the run's other artefacts)
-        save_paths(Path(experiment_path).parent / WINNER_PATHS_FILE, win_paths)
+    storage.write_json(storage.child(experiment_path, PHASE2_COMPARISON_FILE), doc.to_json())
+    if win_paths is not None:  # the winner's paths, for the report
+        storage.write_bytes(storage.child(experiment_path, WINNER_PATHS_FILE), paths_bytes(win_paths))
     return doc
 
 

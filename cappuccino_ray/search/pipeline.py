@@ -19,13 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cappuccino_ray.atomic import write_json_atomic
+from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.data import DataConfig
-from cappuccino_ray.config.search import Phase1Config, Phase2Config, RunConfig, load_search_configs
+from cappuccino_ray.config.search import (
+    Phase1Config,
+    Phase2Config,
+    RunConfig,
+    load_search_configs,
+    with_resources,
+)
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.run_files import (
     HOLDOUT_SERIES_FILE,
+    OPTUNA_DB_FILE,
     PHASE1_DIR,
     PHASE1_WINNER_FILE,
     PHASE2_COMPARISON_FILE,
@@ -36,6 +43,7 @@ from cappuccino_ray.run_files import (
 from cappuccino_ray.search.phase1 import load_phase1_winner, run_phase1
 from cappuccino_ray.search.phase2 import load_phase2_comparison, run_phase2
 from cappuccino_ray.search.space import config_hash
+from cappuccino_ray.storage import Location
 
 __all__ = ["PipelineOptions", "find_run_dir", "run_pipeline", "versions"]
 
@@ -66,6 +74,8 @@ class PipelineOptions:
     """Results folder, hold-out share, Ray address, verbosity."""
     write_html: bool = True
     """Write the run's self-contained HTML report (``report.html``) at the end."""
+    gpus_per_trial: float | None = None
+    """Override both phases' ``resources.gpus_per_trial`` (``--gpus-per-trial``; fractions share a GPU)."""
 
 
 def versions() -> dict[str, str]:
@@ -89,22 +99,30 @@ def versions() -> dict[str, str]:
 
 def _load(opts: PipelineOptions) -> tuple[Phase1Config, Phase2Config]:
     p1, p2 = load_search_configs(opts.config_dir, mini=opts.mini, preset=opts.preset)
+    p1, p2 = with_resources(p1, p2, gpus_per_trial=opts.gpus_per_trial, source="--gpus-per-trial")
     if opts.seed is not None:
         p1 = dataclasses.replace(p1, seed=opts.seed)
         p2 = dataclasses.replace(p2, seed=opts.seed + 1)
     return p1, p2
 
 
-def find_run_dir(results_dir: Path, mode: str, digest: str) -> Path | None:
-    """The newest run folder of ``mode`` and config hash ``digest``, if any."""
-    found = sorted(p for p in results_dir.glob(f"*_{mode}_{digest}") if p.is_dir())
-    return found[-1] if found else None
+def find_run_dir(results_dir: Location, mode: str, digest: str) -> Location | None:
+    """The newest run folder of ``mode`` and config hash ``digest``, if any (local or a storage URI)."""
+    found = storage.list_dirs(results_dir, f"*_{mode}_{digest}")
+    return storage.child(results_dir, found[-1]) if found else None
 
 
 def _data_source(opts: PipelineOptions) -> Any:
     if isinstance(opts.data, DataConfig):
         return to_dict(opts.data)
     return str(opts.data or Path(opts.config_dir) / "data.yaml")
+
+
+def _optuna_storage(opts: PipelineOptions, run_dir: Location) -> str | None:
+    """The Optuna studies' SQLAlchemy URL: the flag's, else ``optuna.db`` in a local run folder."""
+    if opts.run.optuna_storage:
+        return opts.run.optuna_storage
+    return f"sqlite:///{run_dir / OPTUNA_DB_FILE}" if isinstance(run_dir, Path) else None
 
 
 def _now() -> dt.datetime:
@@ -142,21 +160,25 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "steps": "phase1" if opts.phase1_only else ("phase2" if opts.phase2_only else "both"),
     }
     digest = config_hash(config_doc)
-    results_dir = Path(opts.run.results_dir).resolve()
+    # A path or a storage URI (s3://, gs://, file://): see cappuccino_ray.storage.
+    results_dir = storage.location(opts.run.results_dir)
     run_dir = find_run_dir(results_dir, mode, digest) if opts.resume else None
     if run_dir is None:
-        run_dir = results_dir / f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / RUN_CONFIG_FILE, config_doc)
+        run_dir = storage.child(results_dir, f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}")
+    if isinstance(run_dir, Path):
+        run_dir = run_dir.resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+    storage.write_json(storage.child(run_dir, RUN_CONFIG_FILE), config_doc)
     started = _now()
     t0 = time.monotonic()
-    init_ray(opts.run.address)
+    init_ray(opts.run.address, log_to_driver=opts.run.trial_logs)
+    optuna_storage = _optuna_storage(opts, run_dir)
 
     durations: dict[str, float] = {}
     if winner1 is None:
-        done = run_dir / PHASE1_DIR / PHASE1_WINNER_FILE
+        done = storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)
         t = time.monotonic()
-        if opts.resume and done.is_file():
+        if opts.resume and storage.is_file(done):
             winner1 = load_phase1_winner(done)
         else:
             winner1 = run_phase1(
@@ -168,6 +190,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
                 verbose=opts.run.verbose,
                 trainable=trainable,
                 max_lookback=max(p1.max_lookback, p2.max_lookback),
+                optuna_storage=optuna_storage,
             )
         durations["phase1"] = time.monotonic() - t
     assert winner1 is not None  # read above or run just now
@@ -175,8 +198,8 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         return winner1.to_json()
 
     t = time.monotonic()
-    done2 = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
-    if opts.resume and done2.is_file():
+    done2 = storage.child(run_dir, PHASE2_DIR, PHASE2_COMPARISON_FILE)
+    if opts.resume and storage.is_file(done2):
         comparison = load_phase2_comparison(done2)
     else:
         comparison = run_phase2(
@@ -189,13 +212,17 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
             verbose=opts.run.verbose,
             trainable=trainable,
             max_lookback=max(p1.max_lookback, p2.max_lookback),
+            optuna_storage=optuna_storage,
         )
     durations["phase2"] = time.monotonic() - t
 
     t = time.monotonic()
     iv = winner1.interval
     holdout = evaluate_holdout(
-        comparison, data.full[iv], data.holdout_rows[iv], series_path=run_dir / HOLDOUT_SERIES_FILE
+        comparison,
+        data.full[iv],
+        data.holdout_rows[iv],
+        series_path=storage.child(run_dir, HOLDOUT_SERIES_FILE),
     )
     durations["holdout"] = time.monotonic() - t
     finished = _now()
@@ -203,7 +230,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
     n2 = comparison.n_trials
     report = {
         "status": "completed",
-        "run_id": run_dir.name,
+        "run_id": storage.basename(run_dir),
         "run_dir": str(run_dir),
         "mode": mode,
         "started_at": started.isoformat(timespec="seconds"),
@@ -232,7 +259,7 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "versions": versions(),
         "config": config_doc,
     }
-    write_json_atomic(run_dir / TRAINING_REPORT_FILE, report)
+    storage.write_json(storage.child(run_dir, TRAINING_REPORT_FILE), report)
     if opts.write_html:
         from cappuccino_ray.report.html import write_report
 

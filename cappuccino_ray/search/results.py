@@ -16,6 +16,7 @@ from typing import Any
 from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.ranking import best_of, combo_label, finite_or_none, holding_days, ranked
+from cappuccino_ray.storage import to_uri
 
 __all__ = [
     "TrialRow",
@@ -89,7 +90,7 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
         last = dict(trial.last_result or {})
         value = last.get(metric)
         objective = float(value) if isinstance(value, int | float) else -math.inf
-        ckpt = trial.checkpoint
+        ckpt = trial.checkpoint  # on the experiment's filesystem: a URI when that is remote
         rows.append(
             TrialRow(
                 trial_id=str(trial.trial_id),
@@ -98,7 +99,7 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
                 objective=objective,
                 splits_done=int(last.get("splits_done", 0) or 0),
                 metrics={k: v for k, v in last.items() if k != "config"},
-                checkpoint_path=str(ckpt.path) if ckpt is not None else None,
+                checkpoint_path=to_uri(ckpt.filesystem, ckpt.path) if ckpt is not None else None,
             )
         )
     return rows

@@ -13,15 +13,16 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from cappuccino_ray import storage
 from cappuccino_ray.config.search import AshaConfig, ResourcesConfig
 from cappuccino_ray.config.tracking import TrackingConfig
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.report.tracking import tracking_callbacks
 from cappuccino_ray.search.progress import SearchProgress
 from cappuccino_ray.search.searcher import ComboSearcher
+from cappuccino_ray.storage import Location
 
 __all__ = ["JobSpec", "init_ray", "run_tune_job"]
 
@@ -34,8 +35,8 @@ TIME_ATTR = "splits_done"
 class JobSpec:
     """What :func:`run_tune_job` needs besides the searcher and the trainable."""
 
-    storage_path: Path
-    """Absolute folder holding the experiment folder."""
+    storage_path: Location
+    """Absolute folder holding the experiment folder, or a storage URI (``s3://...``, see ``storage``)."""
     name: str
     """Experiment folder name."""
     title: str
@@ -54,9 +55,9 @@ class JobSpec:
     """Optional MLflow tracking callback."""
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Location:
         """The experiment folder."""
-        return self.storage_path / self.name
+        return storage.child(self.storage_path, self.name)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -64,15 +65,19 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def init_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once."""
+def init_ray(address: str | None = None, *, log_to_driver: bool | None = None) -> None:
+    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once.
+
+    ``log_to_driver`` (``None``: on for a cluster, off for a local Ray) forwards the trials' output.
+    """
     import ray
 
     if ray.is_initialized():
         return
     target = address or os.environ.get("RAY_ADDRESS") or None
+    forward = (target is not None) if log_to_driver is None else log_to_driver
     try:
-        ray.init(address=target, ignore_reinit_error=True, log_to_driver=False)
+        ray.init(address=target, ignore_reinit_error=True, log_to_driver=forward)
     except ConnectionError as exc:
         raise TrainingError(f"cannot reach the Ray cluster at {target!r} ({exc}); check --address") from exc
 

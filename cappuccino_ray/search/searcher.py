@@ -48,6 +48,11 @@ class ComboSearcher(Searcher):
             ``config["seed"] = seed * 100_000 + k``.
         base_config: Keys every trial gets (budget, phase, ...).
         points_to_evaluate: Per combination, configurations evaluated first (fitted into its space).
+        storage: SQLAlchemy URL (e.g. ``sqlite:///run/optuna.db``) where the studies are kept, so
+            ``optuna-dashboard URL`` shows them live; ``None`` keeps them in memory. Either way the
+            pickle of :meth:`save` holds them for ``Tuner.restore`` (an RDB study reconnects, and
+            ``load_if_exists`` picks up the stored trials).
+        study_prefix: Prepended to each study's name, the combination's label (e.g. ``phase1/``).
     """
 
     def __init__(
@@ -61,6 +66,8 @@ class ComboSearcher(Searcher):
         seed: int = 0,
         base_config: Mapping[str, Any] | None = None,
         points_to_evaluate: Sequence[Sequence[Mapping[str, Any]]] | None = None,
+        storage: str | None = None,
+        study_prefix: str = "",
     ) -> None:
         """Build one ``OptunaSearch`` per combination."""
         super().__init__(metric=metric, mode=mode)
@@ -73,6 +80,7 @@ class ComboSearcher(Searcher):
         self.trials_per_combo = trials_per_combo
         self.base_config = dict(base_config or {})
         self.seed = seed
+        rdb = _rdb_storage(storage) if storage else None
         self.searchers = [
             OptunaSearch(
                 space=to_optuna(space),
@@ -80,8 +88,10 @@ class ComboSearcher(Searcher):
                 mode=mode,
                 seed=seed + i,
                 points_to_evaluate=[fit_point(p, space) for p in pts] or None,
+                storage=rdb,
+                study_name=f"{study_prefix}{combo_label(combo)}" if rdb is not None else None,
             )
-            for i, (space, pts) in enumerate(zip(spaces, points, strict=True))
+            for i, (combo, space, pts) in enumerate(zip(self.combos, spaces, points, strict=True))
         ]
         self.issued = [0] * len(combos)
         self.completed = [0] * len(combos)
@@ -166,3 +176,13 @@ class ComboSearcher(Searcher):
         """Number of trials the combination's Optuna study has recorded."""
         study = self.searchers[combo_index]._ot_study
         return len(study.trials) if study is not None else 0
+
+
+def _rdb_storage(url: str) -> Any:
+    """Optuna's RDB storage at ``url`` (its tables are created on first use)."""
+    import optuna
+
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as exc:  # SQLAlchemy raises several types for a bad URL or an unreachable server
+        raise ConfigError(f"--optuna-storage {url!r}: cannot open it ({exc}); use a SQLAlchemy URL") from exc

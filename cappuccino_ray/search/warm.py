@@ -16,9 +16,11 @@ phase 2's comparison counts both.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cappuccino_ray import storage
 from cappuccino_ray.documents import WarmStart
 
 __all__ = ["WarmPlan", "phase1_split_checkpoints", "plan_warm_start"]
@@ -34,19 +36,25 @@ class WarmPlan:
     """``"split N of <checkpoint>"``, ``"skipped: <reason>"`` or ``"none"``."""
 
 
-def phase1_split_checkpoints(last_checkpoint: str | Path) -> dict[int, Path]:
-    """Split index -> checkpoint folder of the phase-1 trial whose last checkpoint is given."""
-    from cappuccino_ray.agents.checkpoint import read_agent_spec
-    from cappuccino_ray.errors import CappuccinoError
+def phase1_split_checkpoints(last_checkpoint: str | Path) -> dict[int, str]:
+    """Split index -> checkpoint folder (a path or a storage URI) of the phase-1 trial of ``last_checkpoint``.
 
-    out: dict[int, Path] = {}
-    parent = Path(last_checkpoint).parent
+    Only each checkpoint's ``agent.json`` is read here; the chosen split's folder is
+    copied locally (on shared storage) when its weights are loaded.
+    """
+    from cappuccino_ray.agents.checkpoint import AGENT_FILE
+
+    last = str(last_checkpoint)
+    parent = last.rstrip("/").rsplit("/", 1)[0] if storage.is_uri(last) else str(Path(last).parent)
     # Tune names a trial's checkpoints checkpoint_*; run_trial(checkpoint_root=...) names them split_*.
-    folders = sorted([*parent.glob("checkpoint_*"), *parent.glob("split_*")]) or [Path(last_checkpoint)]
+    names = [*storage.list_dirs(parent, "checkpoint_*"), *storage.list_dirs(parent, "split_*")]
+    folders = [storage.join(parent, n) for n in sorted(names)] or [last]
+    out: dict[int, str] = {}
     for folder in folders:
+        raw = storage.read_bytes(storage.join(folder, AGENT_FILE))
         try:
-            split = read_agent_spec(folder).run.get("split")
-        except CappuccinoError:
+            split = json.loads(raw).get("run", {}).get("split") if raw else None
+        except (ValueError, AttributeError):
             continue
         if isinstance(split, int):
             out[split] = folder
@@ -63,7 +71,7 @@ def _overlap(train: list[list[int]], tests: tuple[tuple[int, tuple[int, int]], .
 
 
 def plan_warm_start(
-    checkpoints: dict[int, Path],
+    checkpoints: dict[int, str],
     split: int,
     test_groups: tuple[tuple[int, tuple[int, int]], ...],
     *,
@@ -90,9 +98,10 @@ def plan_warm_start(
     """
     from cappuccino_ray.agents.checkpoint import read_agent_spec
 
-    folder = checkpoints.get(split)
-    if folder is None:
+    where = checkpoints.get(split)
+    if where is None:
         return WarmPlan(None, f"skipped: phase 1's winner has no checkpoint of split {split}")
+    folder = storage.local_dir(where)  # itself when local; a cached copy of a storage URI
     spec = read_agent_spec(folder)
     if spec.algo != "ppo" or spec.n_assets != n_assets:
         return WarmPlan(None, f"skipped: the checkpoint is {spec.algo} on {spec.n_assets} assets")
@@ -118,4 +127,4 @@ def plan_warm_start(
         old_lookback=spec.env_settings.lookback,
         lookback=lookback,
     )
-    return WarmPlan(start, f"split {split} of {folder}")
+    return WarmPlan(start, f"split {split} of {where}")

@@ -106,7 +106,7 @@ def test_heatmap_star_marks_the_search_winner_not_the_highest_number() -> None:
 
 def test_report_shows_the_winners_paths_and_says_plainly_when_holding_won(tmp_path: Path) -> None:
     from cappuccino_ray.documents import Pbo
-    from cappuccino_ray.search.paths import TrialPaths, save_paths
+    from cappuccino_ray.search.paths import TrialPaths, paths_bytes
 
     run = tmp_path / "run"
     write_job_files(run)
@@ -118,7 +118,9 @@ def test_report_shows_the_winners_paths_and_says_plainly_when_holding_won(tmp_pa
     comparison["pbo"] = Pbo(value=0.31, n_trials=12, n_bars=400, n_paths=1, by_paths=levels).to_json()
     (run / "phase2" / "phase2_comparison.json").write_text(json.dumps(comparison))
     times = np.arange(60) * 3_600 * 10**9
-    save_paths(run / "winner_paths.npz", TrialPaths("w", "1h", times, np.full((2, 60), 0.001)))
+    (run / "phase2" / "winner_paths.npz").write_bytes(
+        paths_bytes(TrialPaths("w", "1h", times, np.full((2, 60), 0.001)))
+    )
     page = write_report(run).read_text(encoding="utf-8")
     assert "No agent beat buy-and-hold" in page
     assert html.escape(plots.TITLES["paths"]) in page
