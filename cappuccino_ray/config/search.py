@@ -179,6 +179,7 @@ class Phase1Config:
             raise ConfigError("space is empty; list the searched hyperparameters (see configs/phase1.yaml)")
         _check_overlap(self.fixed, self.space, "fixed", "space")
         check_space(self.algo, self.space, self.fixed)
+        _check_grace(self.asha, self.budget)
 
     @property
     def max_lookback(self) -> int:
@@ -239,6 +240,7 @@ class Phase2Config:
             if not isinstance(fixed, Mapping):
                 raise ConfigError(f"fixed.{algo} must be a mapping of hyperparameter: value")
             check_space(algo, self.spaces[algo], fixed, space_key=f"spaces.{algo}", fixed_key=f"fixed.{algo}")
+        _check_grace(self.asha, self.budget)
         if self.pbo_partitions % 2:
             raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
 
@@ -279,6 +281,14 @@ def _max_lookback(space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]) -> i
         values = spec.choices if spec.type == "categorical" else (spec.high,)
         return int(max(float(v) for v in values or (1,)))
     return int(fixed.get("lookback", 1))
+
+
+def _check_grace(asha: AshaConfig, budget: TrialBudget) -> None:
+    if asha.enabled and asha.grace_period > budget.max_splits:
+        raise ConfigError(
+            f"asha.grace_period ({asha.grace_period}) exceeds budget.max_splits ({budget.max_splits}); "
+            "lower it (one whole path is a good grace period) or turn asha off"
+        )
 
 
 def _check_unique(name: str, values: tuple[Any, ...]) -> None:

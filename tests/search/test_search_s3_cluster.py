@@ -34,7 +34,8 @@ MINI = """phase1:
   holding_days: [3]
   intervals: [4h]
   trials_per_combo: 2
-  budget: {train_steps: 300, n_groups: 3, n_test_groups: 1, max_splits: 1}
+  budget: {train_steps: 300, n_groups: 2, n_test_groups: 1, max_splits: 2}
+  asha: {grace_period: 1}
   resources: {max_concurrent: 1}
   fixed: {num_envs: 4}
   space: &ppo
@@ -44,7 +45,8 @@ MINI = """phase1:
     hidden_size: {type: categorical, choices: [16, 32]}
 phase2:
   trials_per_algo: 1
-  budget: {train_steps: 300, n_groups: 3, n_test_groups: 1, max_splits: 1}
+  budget: {train_steps: 300, n_groups: 2, n_test_groups: 1, max_splits: 2}
+  asha: {grace_period: 1}
   resources: {max_concurrent: 1}
   pbo_partitions: 2
   fixed:
