@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 
 from cappuccino_ray.config.search import AshaConfig, ResourcesConfig
 from cappuccino_ray.config.tracking import TrackingConfig
-from cappuccino_ray.errors import TrainingError
+from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.report.tracking import tracking_callbacks
+from cappuccino_ray.search.interrupt import tune_phase
 from cappuccino_ray.search.progress import SearchProgress
 from cappuccino_ray.search.searcher import ComboSearcher
 
-__all__ = ["JobSpec", "init_ray", "run_tune_job"]
+__all__ = ["JobSpec", "check_cluster_fits", "check_reachable", "init_ray", "run_tune_job"]
 
 METRIC = "objective"
 MODE = "max"
@@ -64,17 +66,76 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def init_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once."""
+def init_ray(address: str | None = None) -> bool:
+    """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once.
+
+    A ``host:port`` address is probed first, so an unreachable cluster fails in
+    seconds with one line instead of Ray retrying its GCS for minutes.
+
+    Returns:
+        Whether this call started or connected Ray (``False`` if it was already up).
+
+    Raises:
+        TrainingError: If the cluster cannot be reached.
+    """
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     target = address or os.environ.get("RAY_ADDRESS") or None
+    if target:
+        check_reachable(target)
     try:
         ray.init(address=target, ignore_reinit_error=True, log_to_driver=False)
-    except ConnectionError as exc:
+    except (ConnectionError, TimeoutError, ValueError) as exc:
         raise TrainingError(f"cannot reach the Ray cluster at {target!r} ({exc}); check --address") from exc
+    return True
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a ``[ray://]host:port`` address nothing listens on (``auto``/``local`` pass through).
+
+    Raises:
+        TrainingError: If the address is malformed or the port does not answer within ``timeout_s``.
+    """
+    text = address.removeprefix("ray://").removeprefix("http://").removeprefix("https://")
+    if text in ("auto", "local"):
+        return
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise TrainingError(f"--address {address!r} is not HOST:PORT; pass e.g. 127.0.0.1:6379 or 'auto'")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TrainingError(
+            f"cannot reach the Ray cluster at {address} ({reason}); start it (`ray start --head`) "
+            "or fix --address / RAY_ADDRESS"
+        ) from exc
+
+
+def check_cluster_fits(resources: Mapping[str, ResourcesConfig]) -> None:
+    """Refuse trial resources the running Ray cluster can never grant (Ray would wait forever).
+
+    Args:
+        resources: Where each setting comes from (e.g. ``"phase1.yaml"``) -> its resources.
+
+    Raises:
+        ConfigError: If ``cpus_per_trial`` or ``gpus_per_trial`` exceeds the cluster's total.
+    """
+    import ray
+
+    total = ray.cluster_resources()
+    for source, res in resources.items():
+        for key, kind in (("cpus_per_trial", "CPU"), ("gpus_per_trial", "GPU")):
+            want = float(getattr(res, key))
+            have = float(total.get(kind, 0.0))
+            if want > have:
+                raise ConfigError(
+                    f"{source}: resources.{key} is {want:g} but the Ray cluster has {have:g} {kind}s "
+                    f"in all; set it to at most {have:g} (or add nodes)"
+                )
 
 
 def _wrapped_trainable(
@@ -119,7 +180,8 @@ def run_tune_job(
         tuner = tune.Tuner.restore(
             str(spec.path), trainable=wrapped, resume_unfinished=True, resume_errored=True
         )
-        return tuner.fit()
+        with tune_phase():
+            return tuner.fit()
     search_alg: Any = searcher
     if spec.resources.max_concurrent > 0:
         search_alg = ConcurrencyLimiter(searcher, max_concurrent=spec.resources.max_concurrent)
@@ -154,4 +216,5 @@ def run_tune_job(
             verbose=0,
         ),
     )
-    return tuner.fit()
+    with tune_phase():
+        return tuner.fit()
