@@ -176,9 +176,9 @@ def run_tune_job(
     # window small at a negligible cost (a snapshot is one JSON file).
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
     wrapped = _wrapped_trainable(trainable, markets, spec.resources)
-    if resume and tune.Tuner.can_restore(str(spec.path)):
+    if resume and tune.Tuner.can_restore(str(spec.path.resolve())):
         tuner = tune.Tuner.restore(
-            str(spec.path), trainable=wrapped, resume_unfinished=True, resume_errored=True
+            str(spec.path.resolve()), trainable=wrapped, resume_unfinished=True, resume_errored=True
         )
         with tune_phase():
             return tuner.fit()
@@ -209,7 +209,7 @@ def run_tune_job(
         ),
         run_config=tune.RunConfig(
             name=spec.name,
-            storage_path=str(spec.storage_path),
+            storage_path=str(spec.storage_path.resolve()),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             callbacks=callbacks,
