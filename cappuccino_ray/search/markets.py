@@ -73,6 +73,11 @@ def load_base_market(data: str | Path | DataConfig | None, config_dir: str | Pat
         return _load_folder(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such data config or candle folder; pass --data PATH")
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(
+            f"--data {path}: a single file that is not a data config YAML; pass the folder holding "
+            "the candle files (one per symbol) or a data config .yaml"
+        )
     return data_pkg.load_market(load_config(DataConfig, path))
 
 
