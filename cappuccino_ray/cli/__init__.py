@@ -20,6 +20,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cappuccino_ray import __version__
 from cappuccino_ray.errors import CappuccinoError
@@ -39,9 +40,17 @@ EXIT_SIGTERM = 143
 _INTERRUPTED = "interrupted ({}); continue with the same command and --resume"
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (with where to find the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: <prog>: <message>; see <prog> --help`` and exit 2."""
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every domain's sub-commands registered."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="cappuccino-ray",
         description="Two-phase Ray Tune search for crypto trading agents.",
     )

@@ -99,7 +99,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         raise ConfigError(f"{p}: the file is empty; fill in its keys (copy them from the file in configs/)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of keys to values")
+        raise ConfigError(f"{p}: the top level must be a mapping of keys to values; write `key: value` lines")
     return data
 
 

@@ -167,6 +167,9 @@ def _epoch_to_ns(values: np.ndarray) -> np.ndarray:
 def _timestamps_to_ns(col: pd.Series, source: str) -> np.ndarray:
     """Any timestamp column (datetime, epoch number or ISO string) to int64 ns UTC."""
     if pd.api.types.is_datetime64_any_dtype(col):
+        if col.isna().any():
+            row = int(np.flatnonzero(col.isna().to_numpy())[0])
+            raise DataError(f"{source}: row {row + 1}: timestamp is empty; fix or delete that row")
         s = col.dt.tz_convert("UTC").dt.tz_localize(None) if col.dt.tz is not None else col
         return s.astype("datetime64[ns]").to_numpy().astype(np.int64)
     if pd.api.types.is_numeric_dtype(col):
@@ -301,7 +304,11 @@ def _read_frame(path: Path, source: str) -> pd.DataFrame:
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
-        raise DataError(f"{source}: cannot read the file ({exc})") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"{source}: cannot read the file ({first}); check that it is a {kind or 'candle'} file, "
+            "or export the candles again"
+        ) from exc
     if isinstance(df.index, pd.DatetimeIndex) and not any(
         str(c).lower() in _ALIASES["timestamp"] for c in df.columns
     ):

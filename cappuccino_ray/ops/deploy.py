@@ -341,11 +341,16 @@ class Deployer:
         Raises:
             DeployError: If there is nothing to roll back to or the target is damaged.
         """
-        ids = self.ids()
         current = self.current_id()
+        if dep_id is not None and (self.root / dep_id / MANIFEST).is_file():
+            self.show(dep_id)  # a damaged manifest of the one asked for is an error naming it
+        ids = self.ids()
         if dep_id is None:
             if current is None or current not in ids:
-                raise DeployError("nothing is deployed, so there is nothing to roll back from")
+                raise DeployError(
+                    "nothing is deployed, so there is nothing to roll back from; pass a deployment id "
+                    "(see `cappuccino-ray deploy list`)"
+                )
             pos = ids.index(current)
             if pos == 0:
                 raise DeployError(
@@ -353,7 +358,10 @@ class Deployer:
                 )
             dep_id = ids[pos - 1]
         elif dep_id not in ids:
-            raise DeployError(f"no deployment {dep_id!r}; known: {', '.join(ids) or 'none'}")
+            raise DeployError(
+                f"no deployment {dep_id!r}; known: {', '.join(ids) or 'none'} "
+                "(see `cappuccino-ray deploy list`)"
+            )
         self.verify(dep_id)
         self._switch(dep_id)
         self._log("rollback", dep_id, previous=current)

@@ -231,7 +231,7 @@ class SchedulerState:
             CappuccinoError: If the file is not a JSON object of the expected shape (it is
                 never silently replaced by a fresh state: that would lose the history).
         """
-        if self.path.is_file():
+        if self.path.exists():
             loaded = read_json(self.path)
             check_state(loaded, self.path)
             self.data = self._fresh() | loaded

@@ -255,7 +255,11 @@ def load_trials(run_dir: str | Path) -> list[TrialRecord]:
         try:
             analysis = ExperimentAnalysis(str(exp_dir.resolve()))  # Tune needs an absolute path
         except Exception as exc:  # Tune raises several types for a damaged state file
-            raise DataError(f"{exp_dir}: Tune cannot read this experiment ({exc})") from exc
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(
+                f"{exp_dir}: Tune cannot read this experiment ({first}); the run was cut off or edited, "
+                "rerun it or move the folder aside"
+            ) from exc
         for trial in analysis.trials:
             records.append(_record(exp_dir.name, trial))
     return sorted(records, key=lambda r: (r.start_time, r.experiment, r.trial_id))

@@ -96,7 +96,10 @@ def _load_folder(folder: Path) -> MarketData:
         cfg = DataConfig(source="store", store_dir=tmp)
         results = data_pkg.import_files([folder], cfg)
         if not results:
-            raise DataError(f"{folder}: no candle files (csv, csv.gz, parquet, feather, json) found")
+            raise DataError(
+                f"{folder}: no candle files (csv, csv.gz, parquet, feather, json) found; "
+                "put the candle files there or pass another folder with --data"
+            )
         intervals = {r.stored.interval for r in results}
         if len(intervals) != 1:
             raise DataError(f"{folder}: files of several intervals {sorted(intervals)}; keep one interval")

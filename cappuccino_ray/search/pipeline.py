@@ -164,7 +164,9 @@ def _run_pipeline(opts: PipelineOptions, trainable: Callable[..., Any] | None) -
     from cappuccino_ray.search.runner import check_cluster_fits, init_ray
 
     if opts.phase2_only and not opts.phase1_results:
-        raise ConfigError("--phase2-only needs --phase1-results PATH (a phase1_winner.json or its folder)")
+        raise ConfigError(
+            "--phase2-only needs --phase1-results PATH (a phase1_winner.json or its folder); pass it"
+        )
     p1, p2 = _load(opts)
     mode = "mini" if opts.mini else "full"
     base = load_base_market(opts.data, opts.config_dir)
