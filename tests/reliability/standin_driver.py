@@ -19,9 +19,11 @@ SEARCH_TESTS = HERE.parent / "search"
 
 
 def slow_trainable(config: dict[str, Any], markets: Mapping[str, Any] | None = None) -> None:
-    """The stand-in trainable, each split slowed by ``STANDIN_SLEEP_S`` seconds."""
+    """The stand-in trainable, each split slowed by STANDIN_SLEEP_S seconds; STANDIN_FAIL makes it fail."""
     from search_standin import standin_trainable
 
+    if os.environ.get("STANDIN_FAIL"):
+        raise ValueError(f"planted failure: {os.environ['STANDIN_FAIL']}")
     standin_trainable({**config, "sleep_s": float(os.environ.get("STANDIN_SLEEP_S", "0"))}, markets)
 
 
@@ -47,7 +49,13 @@ def main() -> int:
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": path, "STANDIN_SLEEP_S": sleep_s}},
+        runtime_env={
+            "env_vars": {
+                "PYTHONPATH": path,
+                "STANDIN_SLEEP_S": sleep_s,
+                "STANDIN_FAIL": os.environ.get("STANDIN_FAIL", ""),
+            }
+        },
     )
     print("driver: ray up", flush=True)
     return cli.main(argv)
