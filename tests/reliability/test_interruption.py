@@ -150,6 +150,27 @@ def test_stop_in_phase1_stops_the_job_then_resume_finishes_it(
     assert done.returncode == 0, done.stderr[-2000:]
     assert run_dirs(results) == [run]
     check_complete(run, before1, {}, done_before)
+    check_relative_queries(results.parent, run)
+
+
+def check_relative_queries(cwd: Path, run: Path) -> None:
+    """``results RUN`` and ``report`` with the default, relative ``results/`` folder."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for argv in (["results", run.name], ["report"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "cappuccino_ray", *argv],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        if argv[0] == "results":
+            assert f"({PHASE1_TRIALS + PHASE2_TRIALS} trials)" in proc.stdout
+        else:
+            assert proc.stdout.strip().endswith(f"{run.name}/report.html")
 
 
 @pytest.mark.parametrize(
