@@ -75,6 +75,18 @@ class StopSignals:
         if StopSignals._current is self:
             StopSignals._current = None
 
+    @classmethod
+    def reclaim(cls) -> None:
+        """Put the active catcher's handlers back after a library replaced them.
+
+        ``ray.init`` installs its own SIGTERM handler (``sys.exit``), which would turn
+        SIGTERM into a plain exit with no report; call this right after it.
+        """
+        cur = cls._current
+        if cur is not None and threading.current_thread() is threading.main_thread():
+            for sig in _STOP_SIGNALS:
+                signal.signal(sig, cur._handle)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.signum is None
         if first:

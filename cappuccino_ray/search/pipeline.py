@@ -190,6 +190,8 @@ def _run_pipeline(opts: PipelineOptions, trainable: Callable[..., Any] | None) -
     started_ray = False
     try:
         started_ray = init_ray(opts.run.address)
+        StopSignals.reclaim()  # ray.init installs its own SIGTERM handler
+        raise_if_stopped()
         used = {"phase2.yaml": p2.resources} if opts.phase2_only else {"phase1.yaml": p1.resources}
         if not (opts.phase1_only or opts.phase2_only):
             used["phase2.yaml"] = p2.resources

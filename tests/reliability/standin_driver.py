@@ -2,8 +2,9 @@
 
 Usage: ``python standin_driver.py SLEEP_S CLI_ARGS...``. Each split of a trial
 sleeps ``SLEEP_S`` seconds, so a test can stop the job mid-phase; the hold-out
-step gets a stand-in result (the stand-in's checkpoints hold no agent). Ray
-starts here, with this folder on the workers' path.
+step gets a stand-in result (the stand-in's checkpoints hold no agent). Ray is
+started by the CLI itself, as in a real run; the workers find the stand-in
+through ``PYTHONPATH``, which they inherit.
 """
 
 from __future__ import annotations
@@ -33,31 +34,18 @@ def fake_holdout(winner: Mapping[str, Any], market: Any, holdout_row: int, **_: 
 
 
 def main() -> int:
-    """Start Ray, patch in the stand-ins, run the CLI."""
+    """Patch in the stand-ins and run the CLI."""
     sys.path[:0] = [str(SEARCH_TESTS), str(HERE)]
     sleep_s, argv = sys.argv[1], sys.argv[2:]
     os.environ["STANDIN_SLEEP_S"] = sleep_s
-    import ray
-
     from cappuccino_ray import cli
     from cappuccino_ray.search import holdout, phase1
 
     phase1.default_trainable = lambda: slow_trainable  # type: ignore[assignment]
     holdout.evaluate_holdout = fake_holdout  # type: ignore[assignment]
-    path = os.pathsep.join([str(SEARCH_TESTS), str(HERE), os.environ.get("PYTHONPATH", "")])
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={
-            "env_vars": {
-                "PYTHONPATH": path,
-                "STANDIN_SLEEP_S": sleep_s,
-                "STANDIN_FAIL": os.environ.get("STANDIN_FAIL", ""),
-            }
-        },
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(SEARCH_TESTS), str(HERE), os.environ.get("PYTHONPATH", "")]
     )
-    print("driver: ray up", flush=True)
     return cli.main(argv)
 
 
