@@ -40,7 +40,9 @@ class _Document:
             ConfigError: On a missing or unknown key or a wrong type, naming ``source`` and the key.
         """
         if not isinstance(doc, Mapping):
-            raise ConfigError(f"{source}: holds a JSON {type(doc).__name__}, not an object")
+            raise ConfigError(
+                f"{source}: holds a JSON {type(doc).__name__}, not an object; pass the file the phase wrote"
+            )
         required = [
             f.name
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]

@@ -129,11 +129,10 @@ def _scheduler(args: argparse.Namespace) -> int:
         if "signalled" in rec:
             text = f"asked the running scheduler (PID {rec['signalled']}) to run now"
         else:
-            text = f"run {rec['run_id']}: {rec['outcome']}" + (
-                f" ({rec['reason']})" if rec.get("reason") else ""
-            )
+            text = _run_text(rec)
         _print(args, rec, text)
-        return 0 if rec.get("outcome", "succeeded") == "succeeded" else 1
+        deployed = not isinstance(rec.get("gate"), dict) or bool(rec["gate"].get("passed"))
+        return 0 if rec.get("outcome", "succeeded") == "succeeded" and deployed else 1
     elif args.action == "show-schedule":
         times = sch.show_schedule(settings, args.n)
         from cappuccino_ray.ops.schedule import build_schedule
@@ -145,6 +144,15 @@ def _scheduler(args: argparse.Namespace) -> int:
             head + "\n" + "\n".join(f"  {t:%a %Y-%m-%d %H:%M %Z}" for t in times),
         )
     return 0
+
+
+def _run_text(rec: dict[str, Any]) -> str:
+    """One line for a finished run; a run whose winner the gate refused is not called a success."""
+    gate = rec.get("gate")
+    if rec.get("outcome") == "succeeded" and isinstance(gate, dict) and not gate.get("passed"):
+        reasons = "; ".join(map(str, gate.get("reasons") or [])) or "see the gate checks"
+        return f"run {rec['run_id']}: finished, but the gate refused to deploy its winner ({reasons})"
+    return f"run {rec['run_id']}: {rec['outcome']}" + (f" ({rec['reason']})" if rec.get("reason") else "")
 
 
 def _status_text(st: dict[str, Any]) -> str:

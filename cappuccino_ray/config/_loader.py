@@ -65,19 +65,57 @@ def check_cpcv_groups(n_groups: int, n_test_groups: int) -> None:
         raise ConfigError(f"n_test_groups ({n_test_groups}) must be below n_groups ({n_groups})")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` that refuses a mapping holding the same key twice (YAML says last wins)."""
+
+
+class _DuplicateKeyError(yaml.YAMLError):
+    """A mapping key given twice."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:
+            continue  # an unhashable key: let the default constructor report it
+        if first != key_node.start_mark.line + 1:
+            raise _DuplicateKeyError(
+                f"key {key!r} appears twice in one mapping (lines {first} and "
+                f"{key_node.start_mark.line + 1}); keep one"
+            )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, raising :class:`ConfigError` with the path on failure."""
+    """Read a YAML mapping, raising :class:`ConfigError` with the path on failure.
+
+    An empty file (or one holding only comments) and a key given twice in one
+    mapping are errors: both silently change what a run does.
+    """
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, not a config file; pass the YAML file")
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found; check the path or copy one from configs/")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except _DuplicateKeyError as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc}); fix the syntax") from exc
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{p}: not valid YAML ({reason}); fix the syntax") from exc
     if data is None:
-        return {}
+        raise ConfigError(f"{p}: the file is empty; fill in its keys (copy them from the file in configs/)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of keys to values")
+        raise ConfigError(f"{p}: the top level must be a mapping of keys to values; write `key: value` lines")
     return data
 
 

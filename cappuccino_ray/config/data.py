@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,6 +11,9 @@ from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
 __all__ = ["DataConfig", "SyntheticConfig"]
+
+#: A unified symbol: ``BASE/QUOTE``, optionally with a ccxt settle suffix (``BTC/USDT:USDT``).
+_SYMBOL = re.compile(r"[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,21 @@ class SyntheticConfig:
     """Open time of the first bar (UTC)."""
     planted_signal: float = field(default=0.0, metadata=bounds(ge=0.0))
     """Strength of a learnable pattern on the first asset (0 = none)."""
+
+    def validate(self) -> None:
+        """``start`` must be an ISO-8601 time.
+
+        Raises:
+            ConfigError: If it is not.
+        """
+        import datetime as dt
+
+        try:
+            dt.datetime.fromisoformat(self.start.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ConfigError(
+                f"synthetic.start {self.start!r} is not a date; write it as ISO-8601, e.g. 2023-01-01T00:00"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -55,3 +74,6 @@ class DataConfig:
             raise ConfigError("symbols is empty; list at least one symbol, e.g. [BTC/USD]")
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError("symbols has duplicates; list each symbol once")
+        bad = [s for s in self.symbols if not _SYMBOL.fullmatch(str(s))]
+        if bad:
+            raise ConfigError(f"symbols: {bad[0]!r} is not BASE/QUOTE; write it like BTC/USD")

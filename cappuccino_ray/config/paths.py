@@ -43,7 +43,7 @@ def find_config_dir(arg: str | Path | None = None) -> Path:
     if arg is not None:
         return Path(arg).expanduser().absolute()
     local = Path.cwd() / "configs"
-    if (local / _MARKER).is_file():
+    if (local / _MARKER).exists():  # a broken phase1.yaml is reported, not silently replaced
         return local
     return PACKAGED_CONFIG_DIR
 

@@ -118,20 +118,35 @@ def import_files(
 
     Returns:
         One result per file, in order.
+
+    Raises:
+        DataError: If any file cannot be read or fails validation; then nothing is stored
+            (every file is read, validated and merged in memory before the first write).
     """
-    results = []
+    ex = exchange or cfg.exchange
+    pending: dict[tuple[str, str], tuple[pd.DataFrame, ValidationReport]] = {}
+    done: list[tuple[ValidationReport, tuple[str, str], int]] = []
     for path in _expand(paths):
         raw = read_candles(path, symbol=symbol, interval=interval)
-        results.append(
-            store_candles(
-                raw,
-                store_dir=cfg.store_dir,
-                exchange=exchange or cfg.exchange,
-                gap_policy=cfg.gap_policy,
-                max_gap_bars=cfg.max_gap_bars,
-            )
+        kwargs = {"interval": raw.interval, "symbol": raw.symbol, "gap_policy": cfg.gap_policy}
+        frame, report = validate_candles(
+            raw.frame, source=raw.source, max_gap_bars=cfg.max_gap_bars, **kwargs
         )
-    return results
+        key = (raw.symbol, raw.interval)
+        old: pd.DataFrame | None = pending[key][0] if key in pending else None
+        if old is None and dataset_path(cfg.store_dir, ex, raw.symbol, raw.interval).is_file():
+            old = read_dataset(cfg.store_dir, ex, raw.symbol, raw.interval)
+        replaced = 0
+        merged_report = report
+        if old is not None:
+            merged, replaced = _merge(_real_rows(old), _real_rows(frame))
+            frame, merged_report = validate_candles(
+                merged, source=raw.source, max_gap_bars=cfg.max_gap_bars, **kwargs
+            )
+        pending[key] = (frame, merged_report)
+        done.append((report, key, replaced))
+    stored = {key: write_dataset(cfg.store_dir, ex, frame, rep) for key, (frame, rep) in pending.items()}
+    return [ImportResult(report=rep, stored=stored[key], replaced=n) for rep, key, n in done]
 
 
 _PATTERNS = tuple(f"*{suffix}" for suffix in CANDLE_SUFFIXES)

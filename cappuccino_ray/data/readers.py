@@ -167,6 +167,9 @@ def _epoch_to_ns(values: np.ndarray) -> np.ndarray:
 def _timestamps_to_ns(col: pd.Series, source: str) -> np.ndarray:
     """Any timestamp column (datetime, epoch number or ISO string) to int64 ns UTC."""
     if pd.api.types.is_datetime64_any_dtype(col):
+        if col.isna().any():
+            row = int(np.flatnonzero(col.isna().to_numpy())[0])
+            raise DataError(f"{source}: row {row + 1}: timestamp is empty; fix or delete that row")
         s = col.dt.tz_convert("UTC").dt.tz_localize(None) if col.dt.tz is not None else col
         return s.astype("datetime64[ns]").to_numpy().astype(np.int64)
     if pd.api.types.is_numeric_dtype(col):
@@ -175,11 +178,19 @@ def _timestamps_to_ns(col: pd.Series, source: str) -> np.ndarray:
             raise DataError(f"{source}: row {row + 1}: timestamp is empty; fix or delete that row")
         return _epoch_to_ns(col.to_numpy())
     try:
-        parsed = pd.to_datetime(col, utc=True, format="ISO8601")
+        parsed = pd.to_datetime(col, utc=True, format="ISO8601", errors="coerce")
     except (ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(
-            f"{source}: cannot read the timestamp column ({exc}); use ISO-8601 UTC or epoch milliseconds"
+            f"{source}: cannot read the timestamp column ({first}); use ISO-8601 UTC or epoch milliseconds"
         ) from exc
+    bad = parsed.isna().to_numpy() & col.notna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{source}: row {row + 1}: timestamp {str(col.iloc[row])[:40]!r} is not a date; "
+            "use ISO-8601 UTC (2024-01-01T00:00:00Z) or epoch milliseconds"
+        )
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise DataError(f"{source}: row {row + 1}: timestamp is empty; fix or delete that row")
@@ -208,7 +219,16 @@ def _standardise(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for c in OHLCV:
         col = df[picked[c]]
         if not pd.api.types.is_numeric_dtype(col):
-            col = pd.to_numeric(col, errors="coerce")
+            numbers = pd.to_numeric(col, errors="coerce")
+            text = col.astype("string").str.strip()
+            bad = numbers.isna().to_numpy() & col.notna().to_numpy() & (text != "").fillna(False).to_numpy()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"{source}: row {row + 1}: {c} {str(col.iloc[row])[:40]!r} is not a number; "
+                    "fix or delete that row"
+                )
+            col = numbers
         out[c] = col.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
@@ -219,6 +239,18 @@ def _first_line(path: Path) -> str:
         return fh.readline()
 
 
+def _first_non_utf8_line(path: Path) -> int | None:
+    """The 1-based number of the first line that is not valid UTF-8, or ``None``."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return None
+
+
 def _read_csv(path: Path, source: str) -> pd.DataFrame:
     first = _first_line(path).strip()
     if not first:
@@ -226,10 +258,17 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
     head = first.split(",")[0].strip().strip('"')
     headerless = bool(re.fullmatch(r"-?\d+(\.\d+)?", head))
     read_opts = pacsv.ReadOptions(autogenerate_column_names=headerless)
+    line = _first_non_utf8_line(path)
+    if line is not None:
+        raise DataError(
+            f"{source}: line {line} holds bytes that are not UTF-8 text; "
+            "fix that line or save the file as UTF-8"
+        )
     try:
         table = pacsv.read_csv(path, read_options=read_opts)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{source}: not a readable CSV file ({exc})") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{source}: not a readable CSV file ({first})") from exc
     df = table.to_pandas()
     if headerless:
         # Binance kline / ccxt layout: open time, open, high, low, close, volume, ...
@@ -265,7 +304,11 @@ def _read_frame(path: Path, source: str) -> pd.DataFrame:
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
-        raise DataError(f"{source}: cannot read the file ({exc})") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"{source}: cannot read the file ({first}); check that it is a {kind or 'candle'} file, "
+            "or export the candles again"
+        ) from exc
     if isinstance(df.index, pd.DatetimeIndex) and not any(
         str(c).lower() in _ALIASES["timestamp"] for c in df.columns
     ):

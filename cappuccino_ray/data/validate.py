@@ -118,12 +118,13 @@ def _where(ts_ns: np.ndarray, order: np.ndarray, i: int) -> str:
 
 
 def _check_values(frame: pd.DataFrame, where: str) -> None:
-    """NaN, non-positive prices, negative volume, high < low: errors naming the first bad row."""
+    """NaN, inf, non-positive prices, negative volume, high < low: errors naming the first bad row."""
     vals = {c: frame[c].to_numpy(dtype=np.float64) for c in OHLCV}
     ts = frame["timestamp"].to_numpy().astype(np.int64)
     rows = np.arange(len(frame))
     checks = [
         *((f"{c} is missing (NaN)", np.isnan(vals[c])) for c in OHLCV),
+        *((f"{c} is infinite", np.isinf(vals[c])) for c in OHLCV),
         *((f"{c} is not positive", vals[c] <= 0) for c in ("open", "high", "low", "close")),
         ("volume is negative", vals["volume"] < 0),
         ("high is below low", vals["high"] < vals["low"]),

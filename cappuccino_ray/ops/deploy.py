@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from typing import Any
 
 from cappuccino_ray import __version__
 from cappuccino_ray.atomic import append_jsonl, write_json_atomic
-from cappuccino_ray.errors import DeployError
+from cappuccino_ray.errors import CappuccinoError, DeployError
 from cappuccino_ray.ops.gate import GateResult
 from cappuccino_ray.ops.state import now_utc, read_json
 
@@ -144,8 +145,20 @@ class Deployer:
         for d in self.root.iterdir():
             if d.name == CURRENT or d.name.startswith(".") or not (d / MANIFEST).is_file():
                 continue
-            out.append(read_json(d / MANIFEST))
-        return sorted(out, key=lambda m: (m.get("deployed_at", ""), m.get("id", "")))
+            try:
+                manifest = read_json(d / MANIFEST)
+            except CappuccinoError as exc:
+                print(f"warning: skipping deployment {d.name}: {exc}", file=sys.stderr)
+                continue
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("id"), str):
+                print(
+                    f"warning: skipping deployment {d.name}: {d / MANIFEST} is not a manifest "
+                    "(no 'id'); move it aside",
+                    file=sys.stderr,
+                )
+                continue
+            out.append(manifest)
+        return sorted(out, key=lambda m: (str(m.get("deployed_at", "")), m["id"]))
 
     def current_id(self) -> str | None:
         """The live deployment's id, or None."""
@@ -328,11 +341,16 @@ class Deployer:
         Raises:
             DeployError: If there is nothing to roll back to or the target is damaged.
         """
-        ids = self.ids()
         current = self.current_id()
+        if dep_id is not None and (self.root / dep_id / MANIFEST).is_file():
+            self.show(dep_id)  # a damaged manifest of the one asked for is an error naming it
+        ids = self.ids()
         if dep_id is None:
             if current is None or current not in ids:
-                raise DeployError("nothing is deployed, so there is nothing to roll back from")
+                raise DeployError(
+                    "nothing is deployed, so there is nothing to roll back from; pass a deployment id "
+                    "(see `cappuccino-ray deploy list`)"
+                )
             pos = ids.index(current)
             if pos == 0:
                 raise DeployError(
@@ -340,7 +358,10 @@ class Deployer:
                 )
             dep_id = ids[pos - 1]
         elif dep_id not in ids:
-            raise DeployError(f"no deployment {dep_id!r}; known: {', '.join(ids) or 'none'}")
+            raise DeployError(
+                f"no deployment {dep_id!r}; known: {', '.join(ids) or 'none'} "
+                "(see `cappuccino-ray deploy list`)"
+            )
         self.verify(dep_id)
         self._switch(dep_id)
         self._log("rollback", dep_id, previous=current)

@@ -97,8 +97,9 @@ def load_settings(
         return None if p is None else (Path(p) if Path(p).is_absolute() else base / p)
 
     sp, dp, ef = rel(schedule_path), rel(deploy_path), rel(env_file)
-    sched = load_config(ScheduleConfig, sp) if sp and sp.is_file() else ScheduleConfig()
-    dep = load_config(DeployConfig, dp) if dp and dp.is_file() else DeployConfig()
+    # exists(), not is_file(): a folder in the file's place is an error, not the defaults
+    sched = load_config(ScheduleConfig, sp) if sp and sp.exists() else ScheduleConfig()
+    dep = load_config(DeployConfig, dp) if dp and dp.exists() else DeployConfig()
     sched = apply_env_training(sched, ef, environ)
     webhook = env_notification(dep.notify.webhook, ef, environ)
     dep = replace(dep, notify=replace(dep.notify, webhook=webhook))

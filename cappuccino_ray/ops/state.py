@@ -30,6 +30,7 @@ __all__ = [
     "OpsPaths",
     "SchedulerLock",
     "SchedulerState",
+    "check_state",
     "now_utc",
     "pid_alive",
     "read_json",
@@ -50,8 +51,10 @@ def read_json(path: str | Path) -> Any:
     p = Path(path)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CappuccinoError(f"{p}: not valid JSON ({exc}); move it aside and retry") from exc
+    except IsADirectoryError as exc:
+        raise CappuccinoError(f"{p}: is a folder, expected a JSON file; move it aside and retry") from exc
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -180,6 +183,39 @@ class SchedulerLock:
                 self.release()
 
 
+#: Keys of the state file and the JSON types each may hold (``None`` allowed for all but the history).
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "version": (int,),
+    "status": (str,),
+    "daemon_pid": (int, type(None)),
+    "next_run": (str, type(None)),
+    "current_run": (dict, type(None)),
+    "last_run": (dict, type(None)),
+    "history": (list,),
+    "updated_at": (str, type(None)),
+}
+
+
+def check_state(loaded: Any, path: Path) -> None:
+    """Refuse a state file whose top level or known keys have the wrong JSON type.
+
+    Raises:
+        CappuccinoError: Naming the file, the key and the fix.
+    """
+    fix = "fix it or move it aside (the scheduler then starts a fresh state)"
+    if not isinstance(loaded, dict):
+        raise CappuccinoError(f"{path}: holds a JSON {type(loaded).__name__}, not an object; {fix}")
+    for key, types_ in _STATE_TYPES.items():
+        if key in loaded and (not isinstance(loaded[key], types_) or isinstance(loaded[key], bool)):
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
+            raise CappuccinoError(
+                f"{path}: {key!r} is {type(loaded[key]).__name__} {loaded[key]!r:.40}, expected {want}; {fix}"
+            )
+    bad = [i for i, r in enumerate(loaded.get("history") or []) if not isinstance(r, dict)]
+    if bad:
+        raise CappuccinoError(f"{path}: history entry {bad[0]} is not an object; {fix}")
+
+
 class SchedulerState:
     """The state file as a dict with typed helpers; every change is saved atomically."""
 
@@ -208,11 +244,16 @@ class SchedulerState:
         write_json_atomic(self.path, self.data)
 
     def reload(self) -> None:
-        """Re-read the file (another process may have written it)."""
-        if self.path.is_file():
+        """Re-read the file (another process may have written it).
+
+        Raises:
+            CappuccinoError: If the file is not a JSON object of the expected shape (it is
+                never silently replaced by a fresh state: that would lose the history).
+        """
+        if self.path.exists():
             loaded = read_json(self.path)
-            if isinstance(loaded, dict):
-                self.data = self._fresh() | loaded
+            check_state(loaded, self.path)
+            self.data = self._fresh() | loaded
 
     def start_run(self, run: dict[str, Any]) -> None:
         """Mark ``run`` (with ``run_id``, ``started_at``, ``owner_pid``) as running and save."""

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -130,17 +131,19 @@ def resolve_run(results_dir: str | Path, run: str | None = None) -> Path:
     if run is not None:
         for candidate in (Path(run), root / run):
             if candidate.is_dir():
-                return candidate
+                return candidate.resolve()
         known = ", ".join(r.name for r in list_runs(root)) if root.is_dir() else ""
         hint = f"; known runs: {known}" if known else f"; no runs under {root}"
         raise ConfigError(f"run {run!r} not found{hint} (see `cappuccino-ray results`)")
     runs = list_runs(root)
     if not runs:
         raise ConfigError(f"no runs under {root}; start one with `cappuccino-ray run` or pass a run folder")
-    return Path(max(runs, key=lambda r: (r.date, r.name)).path)
+    return Path(max(runs, key=lambda r: (r.date, r.name)).path).resolve()
 
 
 def _run_dirs(root: Path) -> list[Path]:
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"results folder {root} is a file, not a folder; pass the folder holding the runs")
     if not root.is_dir():
         raise ConfigError(f"results folder {root} not found; pass --results-dir or run a search first")
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -150,39 +153,48 @@ def list_runs(results_dir: str | Path) -> list[RunSummary]:
     """Summarise every run folder under ``results_dir`` (no Ray needed, reads small files only).
 
     A folder counts as a run if it holds trials or any of the files the job writes.
+    A run whose report is corrupt is left out with a warning on stderr naming it.
     """
     out = []
     for run_dir in _run_dirs(Path(results_dir)):
-        report = read_json(run_dir / TRAINING_REPORT_FILE)
-        trial_dirs = [p.parent for p in run_dir.rglob("params.json")]
-        phase1_files = [run_dir / PHASE1_DIR / f for f in (PHASE1_WINNER_FILE, PHASE1_ALL_RESULTS_FILE)]
-        phase2_file = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
-        has_phase1 = any(f.is_file() for f in phase1_files)
-        started_only = (run_dir / RUN_CONFIG_FILE).is_file()
-        if not (trial_dirs or has_phase1 or phase2_file.is_file() or started_only or report is not None):
+        try:
+            summary = _summarise_run(run_dir)
+        except (DataError, OSError) as exc:
+            print(f"warning: skipping run {run_dir.name}: {exc}", file=sys.stderr)
             continue
-        phases = {_phase_of(read_json(d / "params.json") or {}) for d in trial_dirs}
-        if report is not None:
-            phase = "done"
-        elif 2 in phases or phase2_file.is_file():
-            phase = "phase 2"
-        elif trial_dirs or has_phase1:
-            phase = "phase 1"
-        else:
-            phase = "-"
-        started = report.get("started_at") if isinstance(report, dict) else None
-        out.append(
-            RunSummary(
-                name=run_dir.name,
-                path=str(run_dir),
-                date=_date_text(started, run_dir),
-                phase=phase,
-                status=str(report.get("status", "unknown")) if isinstance(report, dict) else "incomplete",
-                trials=len(trial_dirs),
-                failed=sum((d / "error.txt").is_file() for d in trial_dirs),
-            )
-        )
+        if summary is not None:
+            out.append(summary)
     return out
+
+
+def _summarise_run(run_dir: Path) -> RunSummary | None:
+    report = read_json(run_dir / TRAINING_REPORT_FILE)
+    trial_dirs = [p.parent for p in run_dir.rglob("params.json")]
+    phase1_files = [run_dir / PHASE1_DIR / f for f in (PHASE1_WINNER_FILE, PHASE1_ALL_RESULTS_FILE)]
+    phase2_file = run_dir / PHASE2_DIR / PHASE2_COMPARISON_FILE
+    has_phase1 = any(f.is_file() for f in phase1_files)
+    started_only = (run_dir / RUN_CONFIG_FILE).is_file()
+    if not (trial_dirs or has_phase1 or phase2_file.is_file() or started_only or report is not None):
+        return None
+    phases = {_phase_of(read_json(d / "params.json") or {}) for d in trial_dirs}
+    if isinstance(report, dict) and report.get("status") == "completed":
+        phase = "done"
+    elif 2 in phases or phase2_file.is_file():
+        phase = "phase 2"
+    elif trial_dirs or has_phase1:
+        phase = "phase 1"
+    else:
+        phase = "-"
+    started = report.get("started_at") if isinstance(report, dict) else None
+    return RunSummary(
+        name=run_dir.name,
+        path=str(run_dir),
+        date=_date_text(started, run_dir),
+        phase=phase,
+        status=str(report.get("status", "unknown")) if isinstance(report, dict) else "incomplete",
+        trials=len(trial_dirs),
+        failed=sum((d / "error.txt").is_file() for d in trial_dirs),
+    )
 
 
 def _date_text(started: Any, run_dir: Path) -> str:
@@ -241,9 +253,13 @@ def load_trials(run_dir: str | Path) -> list[TrialRecord]:
     records = []
     for exp_dir in experiments:
         try:
-            analysis = ExperimentAnalysis(str(exp_dir))
+            analysis = ExperimentAnalysis(str(exp_dir.resolve()))  # Tune needs an absolute path
         except Exception as exc:  # Tune raises several types for a damaged state file
-            raise DataError(f"{exp_dir}: Tune cannot read this experiment ({exc})") from exc
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(
+                f"{exp_dir}: Tune cannot read this experiment ({first}); the run was cut off or edited, "
+                "rerun it or move the folder aside"
+            ) from exc
         for trial in analysis.trials:
             records.append(_record(exp_dir.name, trial))
     return sorted(records, key=lambda r: (r.start_time, r.experiment, r.trial_id))

@@ -73,6 +73,11 @@ def load_base_market(data: str | Path | DataConfig | None, config_dir: str | Pat
         return _load_folder(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such data config or candle folder; pass --data PATH")
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(
+            f"--data {path}: a single file that is not a data config YAML; pass the folder holding "
+            "the candle files (one per symbol) or a data config .yaml"
+        )
     return data_pkg.load_market(load_config(DataConfig, path))
 
 
@@ -91,7 +96,10 @@ def _load_folder(folder: Path) -> MarketData:
         cfg = DataConfig(source="store", store_dir=tmp)
         results = data_pkg.import_files([folder], cfg)
         if not results:
-            raise DataError(f"{folder}: no candle files (csv, csv.gz, parquet, feather, json) found")
+            raise DataError(
+                f"{folder}: no candle files (csv, csv.gz, parquet, feather, json) found; "
+                "put the candle files there or pass another folder with --data"
+            )
         intervals = {r.stored.interval for r in results}
         if len(intervals) != 1:
             raise DataError(f"{folder}: files of several intervals {sorted(intervals)}; keep one interval")

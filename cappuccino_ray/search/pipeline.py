@@ -1,6 +1,7 @@
 """The whole job: phase 1, phase 2, the winner on the hold-out, and ``two_phase_training_report.json``.
 
-A run lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<confighash>/`` with the
+A run lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<confighash>/`` (a local folder
+or a storage URI, see :mod:`cappuccino_ray.storage`) with the
 Tune experiments ``phase1/`` and ``phase2/`` inside (Tune's ``storage_path`` is
 the run folder, absolute); :mod:`cappuccino_ray.run_files` lists every file in
 it. ``--resume`` picks the newest run folder with the same mode and config hash
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
@@ -29,7 +30,8 @@ from cappuccino_ray.config.search import (
     load_search_configs,
     with_resources,
 )
-from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.documents import Phase1Winner, Phase2Comparison
+from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.run_files import (
     HOLDOUT_SERIES_FILE,
     OPTUNA_DB_FILE,
@@ -40,12 +42,23 @@ from cappuccino_ray.run_files import (
     RUN_CONFIG_FILE,
     TRAINING_REPORT_FILE,
 )
+from cappuccino_ray.search.interrupt import JobInterrupted, StopSignals, raise_if_stopped
 from cappuccino_ray.search.phase1 import load_phase1_winner, run_phase1
 from cappuccino_ray.search.phase2 import load_phase2_comparison, run_phase2
+from cappuccino_ray.search.run_folder import (
+    RunFailedError,
+    RunLock,
+    check_trial_failures,
+    find_run_dir,
+    first_trial_error,
+    make_run_dir,
+)
 from cappuccino_ray.search.space import config_hash
 from cappuccino_ray.storage import Location
 
-__all__ = ["PipelineOptions", "find_run_dir", "run_pipeline", "versions"]
+__all__ = ["PipelineOptions", "check_phase1_checkpoint", "find_run_dir", "run_pipeline", "versions"]
+
+D = TypeVar("D")
 
 
 @dataclass(frozen=True)
@@ -106,12 +119,6 @@ def _load(opts: PipelineOptions) -> tuple[Phase1Config, Phase2Config]:
     return p1, p2
 
 
-def find_run_dir(results_dir: Location, mode: str, digest: str) -> Location | None:
-    """The newest run folder of ``mode`` and config hash ``digest``, if any (local or a storage URI)."""
-    found = storage.list_dirs(results_dir, f"*_{mode}_{digest}")
-    return storage.child(results_dir, found[-1]) if found else None
-
-
 def _data_source(opts: PipelineOptions) -> Any:
     if isinstance(opts.data, DataConfig):
         return to_dict(opts.data)
@@ -132,23 +139,65 @@ def _now() -> dt.datetime:
 def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Run the two-phase job (or the part the options ask for) and write its report.
 
+    Everything that can be checked is checked before Ray starts or a file is
+    written (configs, data, the phase-1 winner and its checkpoint, the results
+    folder, a run folder in use); the trial resources are checked against the
+    cluster once Ray is up. SIGINT/SIGTERM stop the whole job (see
+    :mod:`cappuccino_ray.search.interrupt`): the report then says ``interrupted``.
+
     Args:
         opts: Options from the command line.
         trainable: The Tune trainable; the project's CPCV trainable by default.
 
     Returns:
         The report (``two_phase_training_report.json``), or the phase-1 winner with ``phase1_only``.
+
+    Raises:
+        JobInterrupted: On SIGINT/SIGTERM (the report is written first).
+        RunFailedError: If most trials of a phase failed (the report is written first).
     """
-    from cappuccino_ray.search.holdout import evaluate_holdout
+    with StopSignals():
+        return _run_pipeline(opts, trainable)
+
+
+def _results_dir(opts: PipelineOptions) -> Location:
+    """The results root: a local folder (made absolute) or a storage URI."""
+    results_dir = storage.location(opts.run.results_dir)
+    if isinstance(results_dir, Path) and results_dir.exists() and not results_dir.is_dir():
+        raise ConfigError(f"--results {results_dir}: is a file, not a folder; pass a folder for the runs")
+    return results_dir
+
+
+def check_phase1_checkpoint(winner1: Phase1Winner, p2: Phase2Config, source: str) -> None:
+    """Refuse a phase-1 winner whose checkpoint phase 2 would warm-start from but cannot find.
+
+    Raises:
+        ConfigError: If the winner names a checkpoint folder that is not there.
+    """
+    ckpt = winner1.checkpoint_path
+    if not (p2.warm_start and "ppo" in p2.algos and ckpt):
+        return
+    if not storage.is_dir(ckpt):
+        raise ConfigError(
+            f"{source}: the phase-1 winner's checkpoint {ckpt} is missing; restore it, "
+            "rerun phase 1, or set warm_start: false in phase2.yaml"
+        )
+
+
+def _run_pipeline(opts: PipelineOptions, trainable: Callable[..., Any] | None) -> dict[str, Any]:
     from cappuccino_ray.search.markets import load_base_market, split_markets
-    from cappuccino_ray.search.runner import init_ray
+    from cappuccino_ray.search.runner import check_cluster_fits, init_ray
 
     if opts.phase2_only and not opts.phase1_results:
-        raise ConfigError("--phase2-only needs --phase1-results PATH (a phase1_winner.json or its folder)")
+        raise ConfigError(
+            "--phase2-only needs --phase1-results PATH (a phase1_winner.json or its folder); pass it"
+        )
     p1, p2 = _load(opts)
     mode = "mini" if opts.mini else (opts.preset or "full")
     base = load_base_market(opts.data, opts.config_dir)
     winner1 = load_phase1_winner(opts.phase1_results) if opts.phase1_results and opts.phase2_only else None
+    if winner1 is not None:
+        check_phase1_checkpoint(winner1, p2, str(opts.phase1_results))
     intervals = [winner1.interval] if winner1 else list(p1.intervals)
     data = split_markets(base, intervals, opts.run.holdout_fraction)
     config_doc = {
@@ -160,82 +209,200 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
         "steps": "phase1" if opts.phase1_only else ("phase2" if opts.phase2_only else "both"),
     }
     digest = config_hash(config_doc)
-    # A path or a storage URI (s3://, gs://, file://): see cappuccino_ray.storage.
-    results_dir = storage.location(opts.run.results_dir)
+    results_dir = _results_dir(opts)
     run_dir = find_run_dir(results_dir, mode, digest) if opts.resume else None
-    if run_dir is None:
-        run_dir = storage.child(results_dir, f"{_now():%Y%m%d-%H%M%S}_{mode}_{digest}")
-    if isinstance(run_dir, Path):
-        run_dir = run_dir.resolve()
-        run_dir.mkdir(parents=True, exist_ok=True)
-    storage.write_json(storage.child(run_dir, RUN_CONFIG_FILE), config_doc)
-    started = _now()
-    t0 = time.monotonic()
-    init_ray(opts.run.address, log_to_driver=opts.run.trial_logs)
-    optuna_storage = _optuna_storage(opts, run_dir)
+    # A local run folder is locked while the job runs; a storage URI cannot be (object stores).
+    lock = RunLock(run_dir).acquire() if isinstance(run_dir, Path) else None
+    started_ray = False
+    try:
+        started_ray = init_ray(opts.run.address, log_to_driver=opts.run.trial_logs)
+        StopSignals.reclaim()  # ray.init installs its own SIGTERM handler
+        raise_if_stopped()
+        used = {"phase2.yaml": p2.resources} if opts.phase2_only else {"phase1.yaml": p1.resources}
+        if not (opts.phase1_only or opts.phase2_only):
+            used["phase2.yaml"] = p2.resources
+        check_cluster_fits(used)
+        if run_dir is None:
+            run_dir = make_run_dir(results_dir, mode, digest, _now())
+            lock = RunLock(run_dir).acquire() if isinstance(run_dir, Path) else None
+        storage.write_json(storage.child(run_dir, RUN_CONFIG_FILE), config_doc)
+        job = _Job(opts, run_dir, mode, config_doc, trainable)
+        return job.run(p1, p2, winner1, data)
+    finally:
+        if lock is not None:
+            lock.release()
+        if started_ray:
+            import ray
 
-    durations: dict[str, float] = {}
-    if winner1 is None:
-        done = storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)
+            ray.shutdown()
+
+
+class _Job:
+    """One run of the phases inside its (locked) run folder."""
+
+    def __init__(
+        self,
+        opts: PipelineOptions,
+        run_dir: Location,
+        mode: str,
+        config_doc: dict[str, Any],
+        trainable: Callable[..., Any] | None,
+    ) -> None:
+        self.opts = opts
+        self.run_dir = run_dir
+        self.mode = mode
+        self.config_doc = config_doc
+        self.trainable = trainable
+        self.started = _now()
+        self.t0 = time.monotonic()
+        self.step = "start"
+
+    def run(
+        self, p1: Phase1Config, p2: Phase2Config, winner1: Phase1Winner | None, data: Any
+    ) -> dict[str, Any]:
+        try:
+            return self._phases(p1, p2, winner1, data)
+        except JobInterrupted as exc:
+            reason = f"{exc.signal_name} during {self.step}"
+            self._stopped("interrupted", signal=exc.signal_name, reason=reason)
+            raise
+        except RunFailedError as exc:
+            self._stopped("failed", reason=str(exc))
+            raise
+
+    def _stopped(self, status: str, **extra: Any) -> None:
+        doc = {
+            "status": status,
+            **extra,
+            "stopped_in": self.step,
+            "run_id": storage.basename(self.run_dir),
+            "run_dir": str(self.run_dir),
+            "mode": self.mode,
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "finished_at": _now().isoformat(timespec="seconds"),
+            "duration_s": round(time.monotonic() - self.t0, 3),
+            "resume": "rerun the same command with --resume",
+            "config": self.config_doc,
+        }
+        storage.write_json(storage.child(self.run_dir, TRAINING_REPORT_FILE), doc)
+
+    def _phases(
+        self, p1: Phase1Config, p2: Phase2Config, winner1: Phase1Winner | None, data: Any
+    ) -> dict[str, Any]:
+        from cappuccino_ray.search.holdout import evaluate_holdout
+
+        opts, run_dir, trainable = self.opts, self.run_dir, self.trainable
+        # The run's largest lookback places the one CPCV partition both phases cut (search.splits).
+        max_lookback = max(p1.max_lookback, p2.max_lookback)
+        optuna = _optuna_storage(opts, run_dir)
+        durations: dict[str, float] = {}
+        if winner1 is None:
+            self.step = "phase 1"
+            done = storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)
+            t = time.monotonic()
+            if opts.resume and storage.is_file(done):
+                winner1 = load_phase1_winner(done)
+            else:
+                winner1 = _phase(
+                    "phase 1",
+                    storage.child(run_dir, PHASE1_DIR),
+                    lambda: run_phase1(
+                        p1,
+                        data.markets,
+                        storage_path=run_dir,
+                        name=PHASE1_DIR,
+                        resume=opts.resume,
+                        verbose=opts.run.verbose,
+                        trainable=trainable,
+                        max_lookback=max_lookback,
+                        optuna_storage=optuna,
+                    ),
+                )
+            durations["phase1"] = time.monotonic() - t
+            check_trial_failures(winner1.to_json(), "phase 1", storage.child(run_dir, PHASE1_DIR))
+        if opts.phase1_only:
+            return winner1.to_json()
+        check_phase1_checkpoint(winner1, p2, str(storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)))
+
+        self.step = "phase 2"
         t = time.monotonic()
-        if opts.resume and storage.is_file(done):
-            winner1 = load_phase1_winner(done)
+        done2 = storage.child(run_dir, PHASE2_DIR, PHASE2_COMPARISON_FILE)
+        if opts.resume and storage.is_file(done2):
+            comparison = load_phase2_comparison(done2)
         else:
-            winner1 = run_phase1(
-                p1,
-                data.markets,
-                storage_path=run_dir,
-                name=PHASE1_DIR,
-                resume=opts.resume,
-                verbose=opts.run.verbose,
-                trainable=trainable,
-                max_lookback=max(p1.max_lookback, p2.max_lookback),
-                optuna_storage=optuna_storage,
+            w1 = winner1
+            comparison = _phase(
+                "phase 2",
+                storage.child(run_dir, PHASE2_DIR),
+                lambda: run_phase2(
+                    p2,
+                    w1,
+                    data.markets,
+                    storage_path=run_dir,
+                    name=PHASE2_DIR,
+                    resume=opts.resume,
+                    verbose=opts.run.verbose,
+                    trainable=trainable,
+                    max_lookback=max_lookback,
+                    optuna_storage=optuna,
+                ),
             )
-        durations["phase1"] = time.monotonic() - t
-    assert winner1 is not None  # read above or run just now
-    if opts.phase1_only:
-        return winner1.to_json()
+        durations["phase2"] = time.monotonic() - t
+        check_trial_failures(comparison.to_json(), "phase 2", storage.child(run_dir, PHASE2_DIR))
 
-    t = time.monotonic()
-    done2 = storage.child(run_dir, PHASE2_DIR, PHASE2_COMPARISON_FILE)
-    if opts.resume and storage.is_file(done2):
-        comparison = load_phase2_comparison(done2)
-    else:
-        comparison = run_phase2(
-            p2,
-            winner1,
-            data.markets,
-            storage_path=run_dir,
-            name=PHASE2_DIR,
-            resume=opts.resume,
-            verbose=opts.run.verbose,
-            trainable=trainable,
-            max_lookback=max(p1.max_lookback, p2.max_lookback),
-            optuna_storage=optuna_storage,
+        self.step = "the hold-out evaluation"
+        t = time.monotonic()
+        iv = winner1.interval
+        holdout = evaluate_holdout(
+            comparison,
+            data.full[iv],
+            data.holdout_rows[iv],
+            series_path=storage.child(run_dir, HOLDOUT_SERIES_FILE),
         )
-    durations["phase2"] = time.monotonic() - t
+        durations["holdout"] = time.monotonic() - t
+        raise_if_stopped()
+        self.step = "the report"
+        report = _report(self, winner1, comparison, holdout, durations, data)
+        storage.write_json(storage.child(run_dir, TRAINING_REPORT_FILE), report)
+        if opts.write_html:
+            from cappuccino_ray.report.html import write_report
 
-    t = time.monotonic()
-    iv = winner1.interval
-    holdout = evaluate_holdout(
-        comparison,
-        data.full[iv],
-        data.holdout_rows[iv],
-        series_path=storage.child(run_dir, HOLDOUT_SERIES_FILE),
-    )
-    durations["holdout"] = time.monotonic() - t
-    finished = _now()
+            write_report(run_dir)  # beside the JSON; the returned dict stays equal to the file
+        return report
+
+
+def _phase(name: str, experiment: Location, body: Callable[[], D]) -> D:
+    """Run a phase; "no trial reported a finite objective" becomes a failed run naming the first error."""
+    try:
+        return body()
+    except TrainingError as exc:
+        if isinstance(exc, RunFailedError) or not storage.is_dir(experiment):
+            raise
+        reason = first_trial_error(experiment)
+        if reason is None:
+            raise
+        raise RunFailedError(f"{name}: {exc}; first error: {reason}") from exc
+
+
+def _report(
+    job: _Job,
+    winner1: Phase1Winner,
+    comparison: Phase2Comparison,
+    holdout: dict[str, Any],
+    durations: dict[str, float],
+    data: Any,
+) -> dict[str, Any]:
+    opts = job.opts
     n1 = winner1.n_trials if not opts.phase2_only else 0
     n2 = comparison.n_trials
-    report = {
+    return {
         "status": "completed",
-        "run_id": storage.basename(run_dir),
-        "run_dir": str(run_dir),
-        "mode": mode,
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": finished.isoformat(timespec="seconds"),
-        "duration_s": round(time.monotonic() - t0, 3),
+        "run_id": storage.basename(job.run_dir),
+        "run_dir": str(job.run_dir),
+        "mode": job.mode,
+        "started_at": job.started.isoformat(timespec="seconds"),
+        "finished_at": _now().isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - job.t0, 3),
         "phase1": {**winner1.to_json(), "duration_s": durations.get("phase1")},
         "phase2": {**comparison.to_json(), "duration_s": durations["phase2"]},
         "winner": {
@@ -257,11 +424,5 @@ def run_pipeline(opts: PipelineOptions, *, trainable: Callable[..., Any] | None 
             "phase2_by_algorithm": comparison.trial_counts,
         },
         "versions": versions(),
-        "config": config_doc,
+        "config": job.config_doc,
     }
-    storage.write_json(storage.child(run_dir, TRAINING_REPORT_FILE), report)
-    if opts.write_html:
-        from cappuccino_ray.report.html import write_report
-
-        write_report(run_dir)  # beside the JSON; the returned dict stays equal to the file
-    return report

@@ -82,7 +82,7 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
     from ray import tune
 
     try:
-        analysis = tune.ExperimentAnalysis(str(path))
+        analysis = tune.ExperimentAnalysis(str(Path(path).resolve()))  # Tune needs an absolute path
     except Exception as exc:  # Tune raises several types for a missing or broken folder
         raise TrainingError(f"{path}: not a readable Tune experiment ({exc}); check the path") from exc
     rows = []

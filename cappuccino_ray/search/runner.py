@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +19,14 @@ from typing import Any
 from cappuccino_ray import storage
 from cappuccino_ray.config.search import AshaConfig, ResourcesConfig
 from cappuccino_ray.config.tracking import TrackingConfig
-from cappuccino_ray.errors import TrainingError
+from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.report.tracking import tracking_callbacks
+from cappuccino_ray.search.interrupt import tune_phase
 from cappuccino_ray.search.progress import SearchProgress
 from cappuccino_ray.search.searcher import ComboSearcher
 from cappuccino_ray.storage import Location
 
-__all__ = ["JobSpec", "init_ray", "run_tune_job"]
+__all__ = ["JobSpec", "check_cluster_fits", "check_reachable", "init_ray", "run_tune_job"]
 
 METRIC = "objective"
 MODE = "max"
@@ -65,21 +67,78 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def init_ray(address: str | None = None, *, log_to_driver: bool | None = None) -> None:
+def init_ray(address: str | None = None, *, log_to_driver: bool | None = None) -> bool:
     """Connect to ``address`` (or ``RAY_ADDRESS``), else start an embedded local Ray once.
 
+    A ``host:port`` address is probed first, so an unreachable cluster fails in
+    seconds with one line instead of Ray retrying its GCS for minutes.
     ``log_to_driver`` (``None``: on for a cluster, off for a local Ray) forwards the trials' output.
+
+    Returns:
+        Whether this call started or connected Ray (``False`` if it was already up).
+
+    Raises:
+        TrainingError: If the cluster cannot be reached.
     """
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     target = address or os.environ.get("RAY_ADDRESS") or None
     forward = (target is not None) if log_to_driver is None else log_to_driver
+    if target:
+        check_reachable(target)
     try:
         ray.init(address=target, ignore_reinit_error=True, log_to_driver=forward)
-    except ConnectionError as exc:
+    except (ConnectionError, TimeoutError, ValueError) as exc:
         raise TrainingError(f"cannot reach the Ray cluster at {target!r} ({exc}); check --address") from exc
+    return True
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a ``[ray://]host:port`` address nothing listens on (``auto``/``local`` pass through).
+
+    Raises:
+        TrainingError: If the address is malformed or the port does not answer within ``timeout_s``.
+    """
+    text = address.removeprefix("ray://").removeprefix("http://").removeprefix("https://")
+    if text in ("auto", "local"):
+        return
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise TrainingError(f"--address {address!r} is not HOST:PORT; pass e.g. 127.0.0.1:6379 or 'auto'")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TrainingError(
+            f"cannot reach the Ray cluster at {address} ({reason}); start it (`ray start --head`) "
+            "or fix --address / RAY_ADDRESS"
+        ) from exc
+
+
+def check_cluster_fits(resources: Mapping[str, ResourcesConfig]) -> None:
+    """Refuse trial resources the running Ray cluster can never grant (Ray would wait forever).
+
+    Args:
+        resources: Where each setting comes from (e.g. ``"phase1.yaml"``) -> its resources.
+
+    Raises:
+        ConfigError: If ``cpus_per_trial`` or ``gpus_per_trial`` exceeds the cluster's total.
+    """
+    import ray
+
+    total = ray.cluster_resources()
+    for source, res in resources.items():
+        for key, kind in (("cpus_per_trial", "CPU"), ("gpus_per_trial", "GPU")):
+            want = float(getattr(res, key))
+            have = float(total.get(kind, 0.0))
+            if want > have:
+                raise ConfigError(
+                    f"{source}: resources.{key} is {want:g} but the Ray cluster has {have:g} {kind}s "
+                    f"in all; set it to at most {have:g} (or add nodes)"
+                )
 
 
 def _wrapped_trainable(
@@ -120,11 +179,13 @@ def run_tune_job(
     # window small at a negligible cost (a snapshot is one JSON file).
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
     wrapped = _wrapped_trainable(trainable, markets, spec.resources)
-    if resume and tune.Tuner.can_restore(str(spec.path)):
+    # Tune takes absolute paths or URIs (a relative results folder fails its storage check).
+    if resume and tune.Tuner.can_restore(storage.absolute(spec.path)):
         tuner = tune.Tuner.restore(
-            str(spec.path), trainable=wrapped, resume_unfinished=True, resume_errored=True
+            storage.absolute(spec.path), trainable=wrapped, resume_unfinished=True, resume_errored=True
         )
-        return tuner.fit()
+        with tune_phase():
+            return tuner.fit()
     search_alg: Any = searcher
     if spec.resources.max_concurrent > 0:
         search_alg = ConcurrencyLimiter(searcher, max_concurrent=spec.resources.max_concurrent)
@@ -152,11 +213,12 @@ def run_tune_job(
         ),
         run_config=tune.RunConfig(
             name=spec.name,
-            storage_path=str(spec.storage_path),
+            storage_path=storage.absolute(spec.storage_path),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             callbacks=callbacks,
             verbose=0,
         ),
     )
-    return tuner.fit()
+    with tune_phase():
+        return tuner.fit()

@@ -130,5 +130,5 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
         read_candles(odd)
     bad_time = tmp_path / "ETHUSDT_1h.csv"
     bad_time.write_text("timestamp,open,high,low,close,volume\nyesterday,1,2,0.5,1.5,3\n")
-    with pytest.raises(DataError, match="cannot read the timestamp column"):
+    with pytest.raises(DataError, match="row 1: timestamp 'yesterday' is not a date"):
         read_candles(bad_time)
