@@ -92,6 +92,7 @@ def build_ppo_config(
     seed: int,
     num_gpus: float = 0.0,
     warm_start: dict[str, Any] | None = None,
+    fast_runner: bool = True,
 ) -> rl.AlgorithmConfig:
     """An RLlib PPO config for ``params`` on ``env``.
 
@@ -101,6 +102,8 @@ def build_ppo_config(
         env_config: The env's config dict.
         seed: Seed of RLlib, torch and the env copies.
         num_gpus: GPUs (fractions allowed) for the learner.
+        fast_runner: Sample with the project's vector env runner (see
+            :func:`~cappuccino_ray.agents.rllib_names.algorithm_config`).
         warm_start: :func:`load_warm_start` arguments, or ``None`` for a fresh start.
 
     Returns:
@@ -138,4 +141,5 @@ def build_ppo_config(
         rollout_fragment_length=fragment,
         num_gpus=num_gpus,
         vector_entry_point=isinstance(env, str),
+        fast_runner=fast_runner,
     )

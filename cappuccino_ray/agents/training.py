@@ -57,6 +57,7 @@ def build_algorithm_config(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: Mapping[str, Any] | None = None,
+    fast_runner: bool = True,
 ) -> rl.AlgorithmConfig:
     """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`).
 
@@ -73,6 +74,7 @@ def build_algorithm_config(
             seed=seed,
             num_gpus=trial.num_gpus,
             warm_start=dict(warm_start) if warm_start else None,
+            fast_runner=fast_runner,
         )
     return build_ddqn_config(
         params,
@@ -81,6 +83,7 @@ def build_algorithm_config(
         seed=seed,
         train_steps=trial.train_steps,
         num_gpus=trial.num_gpus,
+        fast_runner=fast_runner,
     )
 
 
@@ -98,6 +101,7 @@ def train_agent(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: Mapping[str, Any] | None = None,
+    fast_runner: bool = True,
 ) -> TrainOutcome:
     """Train a fresh agent for ``trial.train_steps`` env steps.
 
@@ -108,6 +112,7 @@ def train_agent(
         seed: Seed of this run.
         env: Env id or class (tests may pass a toy env class).
         warm_start: PPO warm-start arguments (see :func:`.ppo.load_warm_start`).
+        fast_runner: Sample with the project's vector env runner (False: RLlib's own).
 
     Returns:
         The weights and training figures.
@@ -117,7 +122,13 @@ def train_agent(
     """
     t0 = time.perf_counter()
     algo = build_algorithm_config(
-        trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start
+        trial,
+        params,
+        env_config=env_config,
+        seed=seed,
+        env=env,
+        warm_start=warm_start,
+        fast_runner=fast_runner,
     ).build_algo()
     rl.seed_replay_buffer(algo, seed)
     build_s = time.perf_counter() - t0
