@@ -28,6 +28,7 @@ per episode piece per call), so any RLlib algorithm can use the runner.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +123,24 @@ def _pieces(rollout: Rollout) -> Iterator[Segment]:
             start = end + 1
 
 
+_LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
+
+
+def _diag_gaussian_sample(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample and log-probability of RLlib's ``TorchDiagGaussian`` without building the objects.
+
+    The same torch operations as ``TorchDiagGaussian.from_logits(inputs)`` then
+    ``sample()`` and ``logp()`` (torch's ``Normal``), so the same random draw
+    and the same bits; building the distribution objects cost more than the
+    draw itself.
+    """
+    loc, log_std = inputs.chunk(2, dim=-1)
+    scale = log_std.exp()
+    actions = torch.normal(loc, scale)
+    logp = -((actions - loc) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI
+    return actions, logp.sum(-1)
+
+
 class VectorEnvRunner(rl.SingleAgentEnvRunner):
     """RLlib's single-agent env runner with a batched sampling loop (see the module docstring).
 
@@ -178,6 +197,9 @@ class VectorEnvRunner(rl.SingleAgentEnvRunner):
                 if explore
                 else module.get_inference_action_dist_cls()
             )
+            if explore and cls is rl.TorchDiagGaussian:
+                actions, logp = _diag_gaussian_sample(inputs)
+                return actions.numpy(), logp.numpy(), inputs.numpy()
             dist = cls.from_logits(inputs)
             if not explore:
                 dist = dist.to_deterministic()

@@ -21,6 +21,7 @@ from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.core import ALL_MODULES, DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
+from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.core.learner.utils import make_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI, ValueFunctionAPI
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -103,6 +104,7 @@ __all__ = [
     "SingleAgentEnvRunner",
     "SingleAgentEpisode",
     "TargetNetworkAPI",
+    "TorchDiagGaussian",
     "TorchRLModule",
     "ValueFunctionAPI",
     "algorithm_config",

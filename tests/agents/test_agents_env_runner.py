@@ -206,6 +206,8 @@ def _first_samples(algo: str, *, fast: bool, seed: int) -> list[np.ndarray]:
         for _ in range(3):
             for ep in runner.sample(num_timesteps=9):
                 out += [np.asarray(ep.get_observations()), np.asarray(ep.get_actions())]
+                if algo == "ppo":
+                    out.append(np.asarray(ep.get_extra_model_outputs(rl.ACTION_LOGP)))
         return out
     finally:
         a.stop()
