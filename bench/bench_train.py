@@ -84,11 +84,11 @@ def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable
 
 def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Callable[[int], None]:
     """A function that trains one SB3 model for ``n`` more env steps."""
+    from sb3_vecenv import ProjectVecEnv
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from cappuccino_ray.env import CryptoTradingEnv
-    from sb3_vecenv import ProjectVecEnv
 
     if algo_name == "ppo":
         n_envs = 16 if dummy else PPO_HP["num_envs"]
