@@ -40,7 +40,23 @@ def rollout_transitions(rollout: Rollout, *, n_step: int, gamma: float) -> Itera
     The same transitions as RLlib's runner's episode chunks give
     (:func:`~cappuccino_ray.agents.replay.nstep_transitions` of each chunk).
     """
-    for seg in segments(rollout):
+    pieces = segments(rollout)
+    if n_step == 1 and pieces:
+        # One-step transitions of every piece in one gather (the same values, in the same order).
+        t_idx = np.concatenate([np.arange(p.start, p.stop) for p in pieces])
+        c_idx = np.concatenate([np.full(p.stop - p.start, p.copy) for p in pieces])
+        last = np.zeros(len(t_idx), dtype=bool)
+        last[np.cumsum([p.stop - p.start for p in pieces]) - 1] = [p.terminated for p in pieces]
+        yield {
+            "obs": rollout.obs[t_idx, c_idx],
+            "next_obs": rollout.obs[t_idx + 1, c_idx],
+            "actions": rollout.actions[t_idx, c_idx],
+            "rewards": rollout.rewards[t_idx, c_idx].astype(np.float32),
+            "terminateds": last,
+            "n_step": np.ones(len(t_idx), dtype=np.float32),
+        }
+        return
+    for seg in pieces:
         s, e, c = seg.start, seg.stop, seg.copy
         yield nstep_transitions(
             rollout.obs[s : e + 1, c],

@@ -242,3 +242,26 @@ def test_both_algorithms_train_through_either_runner(ray_session, algo, fast):
     out = train_agent(trial, params, env_config=env_config, seed=0, fast_runner=fast)
     assert out.env_steps >= 1024
     assert out.losses and all(np.isfinite(v) for v in out.losses.values())
+
+
+def test_one_step_transitions_of_a_rollout_equal_the_per_piece_ones():
+    rng = np.random.default_rng(3)
+    valid = rng.random((12, 3)) > 0.1
+    done = (rng.random((12, 3)) > 0.8) & valid
+    ro = _rollout(valid, done, rng.standard_normal((12, 3)), term=done & (rng.random((12, 3)) > 0.5))
+    (fast,) = rollout_transitions(ro, n_step=1, gamma=0.9)
+    from cappuccino_ray.agents.replay import nstep_transitions
+
+    slow = [
+        nstep_transitions(
+            ro.obs[s.start : s.stop + 1, s.copy],
+            ro.actions[s.start : s.stop, s.copy],
+            ro.rewards[s.start : s.stop, s.copy],
+            terminated=s.terminated,
+            n_step=1,
+            gamma=0.9,
+        )
+        for s in segments(ro)
+    ]
+    for key in fast:
+        np.testing.assert_array_equal(fast[key], np.concatenate([c[key] for c in slow]), err_msg=key)
