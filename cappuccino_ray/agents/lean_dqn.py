@@ -91,6 +91,12 @@ class LeanDQN(rl.DQN):
         me.flat_replay = FlatReplayBuffer(capacity, seed=int(me.config.seed or 0))
         me._updates_owed = 0.0
 
+    def stop(self) -> None:
+        """Stop the algorithm and free the replay arrays now (a trial builds one algorithm per split)."""
+        me: Any = self
+        me.flat_replay = None
+        super().stop()
+
     def _sample_into_replay(self) -> int:
         """One sample call, stored as n-step transitions; returns the env steps sampled."""
         me: Any = self

@@ -8,6 +8,7 @@ are sampled, checks every iteration's losses for NaN, and stops the algorithm.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Mapping
@@ -150,6 +151,8 @@ def train_agent(
         state = {k: np.asarray(v) for k, v in rl.module_state(algo).items()}
     finally:
         algo.stop()
+        del algo
+        gc.collect()  # RLlib's objects hold reference cycles: free this split's memory before the next
     bad_w = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
     if bad_w:
         raise TrainingError(f"training diverged: non-finite weights in {bad_w}; lower lr or grad_clip")
