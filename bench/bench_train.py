@@ -14,7 +14,8 @@ the same networks (2 x 64), batch, epochs and steps, one torch thread:
 
 Each contender keeps its model across rounds; a round trains every one of
 them for ``--steps`` env steps in turn (interleaved, so the machine's drift
-hits all alike), and the figure is the median rate over the rounds. Needs
+hits all alike). Rates are medians over the rounds; ratios (``*_x``) are
+medians of the per-round ratios. Needs
 the ``bench`` extra (``pip install -e .[bench]``). Run:
 ``.venv/bin/python bench/bench_train.py`` (``--quick`` for fewer rounds).
 The last line is a JSON object of the figures.
@@ -153,8 +154,10 @@ def _rllib_default(algo_name: str, env_config: dict[str, Any], seconds: float) -
         algo.stop()
 
 
-def _interleaved(contenders: dict[str, Callable[[int], None]], steps: int, rounds: int) -> dict[str, float]:
-    """Median env steps per second of each contender over ``rounds`` interleaved rounds."""
+def _interleaved(
+    contenders: dict[str, Callable[[int], None]], steps: int, rounds: int
+) -> dict[str, list[float]]:
+    """Env steps per second of each contender in each of ``rounds`` interleaved rounds."""
     for run in contenders.values():
         run(steps // 4)  # warm-up: build-time caches, first learner updates
     rates: dict[str, list[float]] = {k: [] for k in contenders}
@@ -167,7 +170,12 @@ def _interleaved(contenders: dict[str, Callable[[int], None]], steps: int, round
             f"round {i + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
             file=sys.stderr,
         )
-    return {k: statistics.median(v) for k, v in rates.items()}
+    return rates
+
+
+def _ratio(rates: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of ``a``'s rate over ``b``'s in the same round (the drift cancels)."""
+    return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
 
 
 def main() -> None:
@@ -205,15 +213,16 @@ def main() -> None:
         args.steps,
         rounds,
     )
-    fig: dict[str, float] = {**ppo, **dqn}
+    rates = {**ppo, **dqn}
+    fig: dict[str, float] = {k: statistics.median(v) for k, v in rates.items()}
     fig["ppo_rllib_default_steps_per_s"] = _rllib_default("ppo", cont, seconds)
     fig["dqn_rllib_default_steps_per_s"] = _rllib_default("dqn", disc, seconds)
     ray.shutdown()
-    fig["ppo_vs_sb3_x"] = fig["ppo_steps_per_s"] / fig["sb3_ppo_steps_per_s"]
-    fig["ddqn_vs_sb3_x"] = fig["ddqn_steps_per_s"] / fig["sb3_dqn_steps_per_s"]
-    fig["ppo_vs_sb3_dummyvecenv_x"] = fig["ppo_steps_per_s"] / fig["sb3_ppo_dummyvecenv_steps_per_s"]
-    fig["ppo_runner_speedup_x"] = fig["ppo_steps_per_s"] / fig["ppo_rllib_runner_steps_per_s"]
-    fig["ddqn_runner_speedup_x"] = fig["ddqn_steps_per_s"] / fig["ddqn_rllib_runner_steps_per_s"]
+    fig["ppo_vs_sb3_x"] = _ratio(rates, "ppo_steps_per_s", "sb3_ppo_steps_per_s")
+    fig["ddqn_vs_sb3_x"] = _ratio(rates, "ddqn_steps_per_s", "sb3_dqn_steps_per_s")
+    fig["ppo_vs_sb3_dummyvecenv_x"] = _ratio(rates, "ppo_steps_per_s", "sb3_ppo_dummyvecenv_steps_per_s")
+    fig["ppo_runner_speedup_x"] = _ratio(rates, "ppo_steps_per_s", "ppo_rllib_runner_steps_per_s")
+    fig["ddqn_runner_speedup_x"] = _ratio(rates, "ddqn_steps_per_s", "ddqn_rllib_runner_steps_per_s")
     fig["ppo_vs_rllib_default_x"] = fig["ppo_steps_per_s"] / fig["ppo_rllib_default_steps_per_s"]
     fig["ddqn_vs_rllib_default_x"] = fig["ddqn_steps_per_s"] / fig["dqn_rllib_default_steps_per_s"]
     fig["rounds"] = rounds
