@@ -262,7 +262,7 @@ class VectorEnvRunner(rl.SingleAgentEnvRunner):
             dist_l.append(dist_inputs)
             ts += int(np.count_nonzero(valid))
             self._episode_step(reward, valid, term | trunc)
-            obs = np.asarray(nxt, dtype=np.float32)
+            obs = np.array(nxt, dtype=np.float32)  # a copy: an env may reuse its buffer
         obs_l.append(obs)
         self._obs = obs
         rollout = Rollout(
