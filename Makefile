@@ -38,6 +38,7 @@ test: install check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install
+	$(PY) -m pip install -q -e ".[bench]"
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # The packaged default configs are copies of configs/ (a test checks they match).

@@ -4,6 +4,8 @@
 step and one asset at a time in pure Python (the tests check it against the
 core). Both run in this process on the same generated market.
 
+The single env steps its one account with Python floats (``env/core_one.py``),
+timed with the info dict on (the reference builds one too) and off.
 The last rows time 64 copies the way RLlib steps them (wrapped in Gymnasium's
 ``DictInfoToList``, which splits the info into per-copy dicts) with the info
 on and off (``env_config["info"]``; training turns it off), best of 3,
@@ -225,6 +227,10 @@ def main() -> None:
             bench_reference(market, features, single.setup.params, int(20_000 * scale), actions),
         ),
         ("CryptoTradingEnv, 1 env", bench_single(cfg, int(5_000 * scale), actions)),
+        (
+            "CryptoTradingEnv, 1 env, info off",
+            bench_single({**cfg, "info": False}, int(5_000 * scale), actions),
+        ),
         ("vector env, 64 copies", bench_vector(cfg, 64, int(2_000 * scale), actions)),
         ("vector env, 1,024 copies", bench_vector(cfg, 1024, int(1_000 * scale), actions)),
     ]
@@ -247,9 +253,12 @@ def main() -> None:
     figures = {
         "reference_steps_per_s": round(ref),
         "env_steps_per_s_1": round(rows[1][1]),
-        "env_steps_per_s_64": round(rows[2][1]),
-        "env_steps_per_s_1024": round(rows[3][1]),
-        "speedup_1024_vs_reference_x": round(rows[3][1] / ref, 1),
+        "env_steps_per_s_1_info_off": round(rows[2][1]),
+        "single_vs_reference_x": round(rows[1][1] / ref, 2),
+        "single_info_off_vs_reference_x": round(rows[2][1] / ref, 2),
+        "env_steps_per_s_64": round(rows[3][1]),
+        "env_steps_per_s_1024": round(rows[4][1]),
+        "speedup_1024_vs_reference_x": round(rows[4][1] / ref, 1),
         "rllib_style_steps_per_s_64_info_on": round(best[True]),
         "rllib_style_steps_per_s_64_info_off": round(best[False]),
         "info_share_of_rllib_style_step_pct": round(100 * info_share, 1),

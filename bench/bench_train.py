@@ -1,15 +1,24 @@
-"""Training throughput of PPO and the double-DQN, and the wall time of one mini CPCV trial.
+"""Training throughput: the project's PPO and double-DQN against Stable-Baselines3 on the same env.
 
-Baseline: RLlib's own defaults (default config, default RLModule, one env copy)
-on the same env, measured in the same process. Project: the settings the
-trial uses (vectorised env copies stepped by the env's own vector class,
-large batches, few epochs, lean modules, one torch thread per trial CPU).
-For the double-DQN it also reports the project's settings with RLlib's own
-episode replay path (``flat_replay=False``), the before of the flat replay buffer.
+Contenders, each training on CryptoTrading-v0 (phase 1: 7 synthetic assets
+at 1h, lookback 1, continuous actions for PPO, discrete for the DQNs), with
+the same networks (2 x 64), batch, epochs and steps, one torch thread:
 
-Env: CryptoTrading-v0, phase 2 (rolling features: 91-number observation,
-tiered fees), 7 synthetic assets at 1h. Run: ``.venv/bin/python bench/bench_train.py``
-(``--quick`` for shorter windows). The last line is a JSON object of the figures.
+- project: the trial's path (RLlib's learners on the project's vector env
+  runner; ``fast_runner=True``), PPO on 64 copies, the double-DQN on 32;
+- project, RLlib runner: the same with RLlib's own env runner
+  (``fast_runner=False``), the before of the vector env runner;
+- SB3 on the project's vector env (``bench/sb3_vecenv.py``), same copies;
+- SB3 PPO on a ``DummyVecEnv`` of 16 single envs (how SB3 users usually run it);
+- RLlib's defaults (default config and module, one env copy), for scale.
+
+Each contender keeps its model across rounds; a round trains every one of
+them for ``--steps`` env steps in turn (interleaved, so the machine's drift
+hits all alike). Rates are medians over the rounds; ratios (``*_x``) are
+medians of the per-round ratios. Needs
+the ``bench`` extra (``pip install -e .[bench]``). Run:
+``.venv/bin/python bench/bench_train.py`` (``--quick`` for fewer rounds).
+The last line is a JSON object of the figures.
 """
 
 from __future__ import annotations
@@ -17,24 +26,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 
 def _env_config(n_bars: int, discrete: bool) -> dict[str, Any]:
     from cappuccino_ray.data.synthetic import generate_market
-    from cappuccino_ray.features import compute_features
 
     md = generate_market(n_bars, seed=0)
     return {
         "market": md,
-        "features": compute_features(md, rolling=True),
         "mode": "train",
+        "info": False,
         "settings": {
-            "rolling_features": True,
-            "fee_model": "tiered",
             "action_mode": "discrete" if discrete else "continuous",
             "episode_bars": 120,
             "max_hold_days": 5.0,
@@ -42,82 +54,181 @@ def _env_config(n_bars: int, discrete: bool) -> dict[str, Any]:
     }
 
 
-def _rate(algo: Any, seconds: float, replayed: bool = False) -> tuple[float, float]:
-    """Env steps sampled and trained per second over ``seconds`` after one warm-up iteration."""
+PPO_HP = {
+    "train_batch_size": 4096,
+    "minibatch_size": 1024,
+    "num_epochs": 2,
+    "num_envs": 64,
+    "hidden_size": 64,
+}
+DQN_HP = {"train_batch_size": 256, "num_envs": 32, "rollout_fragment_length": 16, "hidden_size": 64}
+
+
+def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable[[int], None]:
+    """A function that trains one project algorithm for ``n`` more env steps."""
     from cappuccino_ray.agents import rllib_names as rl
+    from cappuccino_ray.agents.training import build_algorithm_config
+    from cappuccino_ray.config.agents import parse_trial_config
 
-    r = algo.train()
-    s0, tr0, t0 = rl.steps_sampled(r), rl.steps_trained(r, replayed=replayed), time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        r = algo.train()
-    dt = time.perf_counter() - t0
-    return (rl.steps_sampled(r) - s0) / dt, (rl.steps_trained(r, replayed=replayed) - tr0) / dt
+    hp = PPO_HP if algo_name == "ppo" else DQN_HP
+    trial, params = parse_trial_config({"algo": algo_name, "train_steps": 10**9, **hp})
+    algo = build_algorithm_config(trial, params, env_config=env_config, seed=0, fast_runner=fast).build_algo()
+    state = {"sampled": 0}
+
+    def run(n: int) -> None:
+        goal = state["sampled"] + n
+        while state["sampled"] < goal:
+            state["sampled"] = rl.steps_sampled(algo.train())
+
+    return run
 
 
-def _baseline(algo_name: str, env_config: dict[str, Any], seconds: float) -> tuple[float, float]:
+def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Callable[[int], None]:
+    """A function that trains one SB3 model for ``n`` more env steps."""
+    from sb3_vecenv import ProjectVecEnv
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from cappuccino_ray.env import CryptoTradingEnv
+
+    if algo_name == "ppo":
+        n_envs = 16 if dummy else PPO_HP["num_envs"]
+        venv: Any = (
+            DummyVecEnv([lambda: CryptoTradingEnv(env_config)] * n_envs)
+            if dummy
+            else ProjectVecEnv(n_envs, env_config)
+        )
+        model: Any = PPO(
+            "MlpPolicy",
+            venv,
+            n_steps=PPO_HP["train_batch_size"] // n_envs,
+            batch_size=PPO_HP["minibatch_size"],
+            n_epochs=PPO_HP["num_epochs"],
+            learning_rate=3e-4,
+            gae_lambda=0.95,
+            max_grad_norm=0.5,
+            policy_kwargs={"net_arch": {"pi": [64, 64], "vf": [64, 64]}},
+            seed=0,
+            device="cpu",
+        )
+    else:
+        venv = ProjectVecEnv(DQN_HP["num_envs"], env_config)
+        model = DQN(
+            "MlpPolicy",
+            venv,
+            learning_rate=5e-4,
+            buffer_size=100_000,
+            learning_starts=1000,
+            batch_size=DQN_HP["train_batch_size"],
+            train_freq=DQN_HP["rollout_fragment_length"],
+            gradient_steps=DQN_HP["rollout_fragment_length"]
+            * DQN_HP["num_envs"]
+            // DQN_HP["train_batch_size"],
+            target_update_interval=1000,
+            max_grad_norm=10.0,
+            policy_kwargs={"net_arch": [64, 64]},
+            seed=0,
+            device="cpu",
+        )
+
+    def run(n: int) -> None:
+        model.learn(total_timesteps=n, reset_num_timesteps=False)
+
+    return run
+
+
+def _rllib_default(algo_name: str, env_config: dict[str, Any], seconds: float) -> float:
+    """Env steps per second of RLlib's default config (one env copy), after one warm-up iteration."""
     from cappuccino_ray.agents import rllib_names as rl
     from cappuccino_ray.env import ENV_ID
 
     cfg = rl.PPOConfig() if algo_name == "ppo" else rl.DQNConfig()
-    cfg = cfg.environment(ENV_ID, env_config=env_config).debugging(seed=0, log_level="ERROR")
-    algo = cfg.build_algo()
+    algo = cfg.environment(ENV_ID, env_config=env_config).debugging(seed=0, log_level="ERROR").build_algo()
     try:
-        return _rate(algo, seconds)
+        r = algo.train()
+        s0, t0 = rl.steps_sampled(r), time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            r = algo.train()
+        return (rl.steps_sampled(r) - s0) / (time.perf_counter() - t0)
     finally:
         algo.stop()
 
 
-def _project(algo_name: str, env_config: dict[str, Any], seconds: float, **extra: Any) -> tuple[float, float]:
-    from cappuccino_ray.agents.training import build_algorithm_config
-    from cappuccino_ray.config.agents import parse_trial_config
+def _interleaved(
+    contenders: dict[str, Callable[[int], None]], steps: int, rounds: int
+) -> dict[str, list[float]]:
+    """Env steps per second of each contender in each of ``rounds`` interleaved rounds."""
+    for run in contenders.values():
+        run(steps // 4)  # warm-up: build-time caches, first learner updates
+    rates: dict[str, list[float]] = {k: [] for k in contenders}
+    for i in range(rounds):
+        for name, run in contenders.items():
+            t0 = time.perf_counter()
+            run(steps)
+            rates[name].append(steps / (time.perf_counter() - t0))
+        print(
+            f"round {i + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
+            file=sys.stderr,
+        )
+    return rates
 
-    trial, params = parse_trial_config({"algo": algo_name, "train_steps": 10**9, **extra})
-    algo = build_algorithm_config(trial, params, env_config=env_config, seed=0).build_algo()
-    try:
-        return _rate(algo, seconds, replayed=algo_name == "ddqn")
-    finally:
-        algo.stop()
 
-
-def _mini_trial() -> tuple[float, int]:
-    from cappuccino_ray.search.trainable import mini_trial_config, run_trial
-
-    t0 = time.perf_counter()
-    history = run_trial(mini_trial_config(algo="ppo", max_splits=6))
-    return time.perf_counter() - t0, len(history)
+def _ratio(rates: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of ``a``'s rate over ``b``'s in the same round (the drift cancels)."""
+    return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter measuring windows")
+    parser.add_argument("--quick", action="store_true", help="3 rounds instead of 7, shorter baselines")
+    parser.add_argument("--steps", type=int, default=40_960, help="env steps per contender per round")
     args = parser.parse_args()
-    seconds = 8.0 if args.quick else 20.0
+    rounds, seconds = (3, 6.0) if args.quick else (7, 15.0)
     torch.set_num_threads(1)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     import ray
 
     from cappuccino_ray.env import register_envs
 
+    # RLlib's default PPO config asks for 2 remote env runners (1 CPU each).
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     register_envs()
     cont, disc = _env_config(3000, False), _env_config(3000, True)
-    fig: dict[str, float] = {}
-    fig["ppo_rllib_default_steps_per_s"], _ = _baseline("ppo", cont, seconds)
-    fig["ppo_steps_per_s"], fig["ppo_trained_steps_per_s"] = _project("ppo", cont, seconds)
-    fig["dqn_rllib_default_steps_per_s"], _ = _baseline("dqn", disc, seconds)
-    fig["ddqn_rllib_replay_steps_per_s"], _ = _project("ddqn", disc, seconds, flat_replay=False)
-    fig["ddqn_steps_per_s"], fig["ddqn_trained_steps_per_s"] = _project("ddqn", disc, seconds)
-    fig["mini_trial_s"], splits = _mini_trial()
-    fig["mini_trial_splits"] = splits
-    fig["ppo_speedup_x"] = fig["ppo_steps_per_s"] / max(fig["ppo_rllib_default_steps_per_s"], 1e-9)
-    fig["ddqn_speedup_x"] = fig["ddqn_steps_per_s"] / max(fig["dqn_rllib_default_steps_per_s"], 1e-9)
-    fig["ddqn_flat_replay_speedup_x"] = fig["ddqn_steps_per_s"] / max(
-        fig["ddqn_rllib_replay_steps_per_s"], 1e-9
+    ppo = _interleaved(
+        {
+            "ppo_steps_per_s": _project("ppo", cont, fast=True),
+            "ppo_rllib_runner_steps_per_s": _project("ppo", cont, fast=False),
+            "sb3_ppo_steps_per_s": _sb3("ppo", cont),
+            "sb3_ppo_dummyvecenv_steps_per_s": _sb3("ppo", cont, dummy=True),
+        },
+        args.steps,
+        rounds,
     )
+    dqn = _interleaved(
+        {
+            "ddqn_steps_per_s": _project("ddqn", disc, fast=True),
+            "ddqn_rllib_runner_steps_per_s": _project("ddqn", disc, fast=False),
+            "sb3_dqn_steps_per_s": _sb3("dqn", disc),
+        },
+        args.steps,
+        rounds,
+    )
+    rates = {**ppo, **dqn}
+    fig: dict[str, float] = {k: statistics.median(v) for k, v in rates.items()}
+    fig["ppo_rllib_default_steps_per_s"] = _rllib_default("ppo", cont, seconds)
+    fig["dqn_rllib_default_steps_per_s"] = _rllib_default("dqn", disc, seconds)
     ray.shutdown()
-    print(f"{'figure':<34}{'value':>14}")
+    fig["ppo_vs_sb3_x"] = _ratio(rates, "ppo_steps_per_s", "sb3_ppo_steps_per_s")
+    fig["ddqn_vs_sb3_x"] = _ratio(rates, "ddqn_steps_per_s", "sb3_dqn_steps_per_s")
+    fig["ppo_vs_sb3_dummyvecenv_x"] = _ratio(rates, "ppo_steps_per_s", "sb3_ppo_dummyvecenv_steps_per_s")
+    fig["ppo_runner_speedup_x"] = _ratio(rates, "ppo_steps_per_s", "ppo_rllib_runner_steps_per_s")
+    fig["ddqn_runner_speedup_x"] = _ratio(rates, "ddqn_steps_per_s", "ddqn_rllib_runner_steps_per_s")
+    fig["ppo_vs_rllib_default_x"] = fig["ppo_steps_per_s"] / fig["ppo_rllib_default_steps_per_s"]
+    fig["ddqn_vs_rllib_default_x"] = fig["ddqn_steps_per_s"] / fig["dqn_rllib_default_steps_per_s"]
+    fig["rounds"] = rounds
+    print(f"{'figure (env steps/s, medians of interleaved rounds)':<52}{'value':>12}")
     for k, v in fig.items():
-        print(f"{k:<34}{v:>14,.1f}")
+        print(f"{k:<52}{v:>12,.2f}")
     print(json.dumps({k: round(v, 2) for k, v in fig.items()}))
 
 

@@ -5,7 +5,7 @@ from :mod:`cappuccino_ray.agents.networks`, its target copy, and a linear
 epsilon-greedy schedule keyed on env steps), the
 config builder :func:`build_ddqn_config`, and the replay path: a flat numpy
 ring buffer with vectorised n-step returns (:mod:`.replay`) feeding RLlib's
-learner one flat batch per iteration (``rllib_names.LeanDQN``). What is
+learner one flat batch per iteration (``lean_dqn.LeanDQN``). What is
 RLlib's: the DQN learner (Huber TD loss, ``double_q=True``: the online network
 picks the next action, the target network values it), the optimizer, the
 target sync every ``target_update_freq`` steps and the env runner. With
@@ -108,6 +108,7 @@ def build_ddqn_config(
     seed: int,
     train_steps: int,
     num_gpus: float = 0.0,
+    fast_runner: bool = True,
 ) -> rl.AlgorithmConfig:
     """An RLlib DQN config (double-Q, uniform replay) with the project's Q-module.
 
@@ -118,6 +119,8 @@ def build_ddqn_config(
         seed: Seed of RLlib, torch and the env copies.
         train_steps: Env steps the agent will train for (sets the epsilon decay length).
         num_gpus: GPUs (fractions allowed) for the learner.
+        fast_runner: Sample with the project's vector env runner (see
+            :func:`~cappuccino_ray.agents.rllib_names.algorithm_config`).
 
     Returns:
         The ``AlgorithmConfig``.
@@ -145,5 +148,6 @@ def build_ddqn_config(
         buffer_size=params.buffer_size,
         num_gpus=num_gpus,
         vector_entry_point=isinstance(env, str),
+        fast_runner=fast_runner,
         flat_replay=params.flat_replay,
     )

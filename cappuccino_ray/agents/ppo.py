@@ -86,6 +86,7 @@ def build_ppo_config(
     seed: int,
     num_gpus: float = 0.0,
     warm_start: WarmStart | None = None,
+    fast_runner: bool = True,
 ) -> rl.AlgorithmConfig:
     """An RLlib PPO config for ``params`` on ``env``.
 
@@ -96,6 +97,8 @@ def build_ppo_config(
         seed: Seed of RLlib, torch and the env copies.
         num_gpus: GPUs (fractions allowed) for the learner.
         warm_start: Where the first weights come from, or ``None`` for a fresh start.
+        fast_runner: Sample with the project's vector env runner (see
+            :func:`~cappuccino_ray.agents.rllib_names.algorithm_config`).
 
     Returns:
         The ``AlgorithmConfig`` (call ``.build_algo()`` to train).
@@ -119,4 +122,5 @@ def build_ppo_config(
         rollout_fragment_length=fragment,
         num_gpus=num_gpus,
         vector_entry_point=isinstance(env, str),
+        fast_runner=fast_runner,
     )

@@ -112,9 +112,13 @@ class FlatReplayBuffer:
         if n > self.capacity:
             transitions = {c: np.asarray(transitions[c])[-self.capacity :] for c in self._COLUMNS}
             n = self.capacity
-        pos = (self._next + np.arange(n)) % self.capacity
+        # At most two contiguous slices (before and after the ring wraps): no index arrays.
+        first = min(n, self.capacity - self._next)
         for c in self._COLUMNS:
-            self._data[c][pos] = transitions[c]
+            col, src = self._data[c], transitions[c]
+            col[self._next : self._next + first] = src[:first]
+            if first < n:
+                col[: n - first] = src[first:]
         self._next = int((self._next + n) % self.capacity)
         self._size = min(self.capacity, self._size + n)
 

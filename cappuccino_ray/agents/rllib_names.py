@@ -17,14 +17,18 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.algorithms.dqn.dqn_learner import QF_LOSS_KEY, QF_MEAN_KEY
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
-from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.algorithms.ppo import PPO, PPOConfig
+from ray.rllib.core import ALL_MODULES, DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
 from ray.rllib.core.learner.utils import make_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI, ValueFunctionAPI
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import (
@@ -37,12 +41,11 @@ from ray.rllib.utils.metrics import (
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
     NUM_ENV_STEPS_TRAINED_LIFETIME,
     NUM_MODULE_STEPS_TRAINED_LIFETIME,
+    SAMPLE_TIMER,
     SYNCH_WORKER_WEIGHTS_TIMER,
     TD_ERROR_KEY,
     TIMERS,
 )
-
-from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
 
 # Every EnvRunner registers RLlib's wrapper id again with gymnasium, which warns each time;
 # the override is RLlib's own and harmless, so it is not shown to users.
@@ -53,45 +56,67 @@ warnings.filterwarnings(
 __all__ = [
     "ACTIONS",
     "ACTION_DIST_INPUTS",
+    "ACTION_LOGP",
+    "ADVANTAGES",
+    "ALL_MODULES",
     "DEFAULT_MODULE_ID",
+    "DQN",
     "EMBEDDINGS",
     "ENTROPY_KEY",
     "ENV_RUNNER_RESULTS",
+    "ENV_RUNNER_SAMPLING_TIMER",
     "EPISODE_RETURN_MEAN",
     "LEARNER_RESULTS",
+    "LEARNER_UPDATE_TIMER",
     "NEXT_OBS",
+    "NUM_AGENT_STEPS_SAMPLED_LIFETIME",
     "NUM_ENV_STEPS_SAMPLED_LIFETIME",
     "NUM_ENV_STEPS_TRAINED_LIFETIME",
+    "NUM_MODULE_STEPS_TRAINED_LIFETIME",
     "OBS",
     "POLICY_LOSS_KEY",
+    "PPO",
     "QF_LOSS_KEY",
     "QF_MEAN_KEY",
     "QF_NEXT_PREDS",
     "QF_PREDS",
     "QF_TARGET_NEXT_PREDS",
     "REPLAY_BUFFER_TYPE",
+    "REWARDS",
+    "SAMPLE_TIMER",
+    "SYNCH_WORKER_WEIGHTS_TIMER",
     "TD_ERROR_KEY",
+    "TERMINATEDS",
+    "TIMERS",
     "TOTAL_LOSS_KEY",
+    "VALUE_TARGETS",
     "VF_LOSS_KEY",
     "Algorithm",
     "AlgorithmConfig",
     "DQNConfig",
     "DQNTorchLearner",
     "InferenceOnlyAPI",
-    "LeanDQN",
+    "MultiAgentBatch",
     "PPOConfig",
     "QNetAPI",
     "RLModuleSpec",
+    "SampleBatch",
+    "SingleAgentEnvRunner",
+    "SingleAgentEpisode",
     "TargetNetworkAPI",
+    "TorchDiagGaussian",
     "TorchRLModule",
     "ValueFunctionAPI",
     "algorithm_config",
+    "learner_module",
     "loss_values",
     "make_target_network",
     "module_state",
     "seed_replay_buffer",
     "steps_sampled",
     "steps_trained",
+    "sync_local_weights",
+    "synchronous_parallel_sample",
     "training_forced_sales",
 ]
 
@@ -100,7 +125,14 @@ OBS: str = Columns.OBS
 NEXT_OBS: str = Columns.NEXT_OBS
 ACTIONS: str = Columns.ACTIONS
 ACTION_DIST_INPUTS: str = Columns.ACTION_DIST_INPUTS
+ACTION_LOGP: str = Columns.ACTION_LOGP
 EMBEDDINGS: str = Columns.EMBEDDINGS
+REWARDS: str = Columns.REWARDS
+TERMINATEDS: str = Columns.TERMINATEDS
+
+# PPO's train-batch columns written by GAE (RLlib's learner connector or the project's lean step).
+ADVANTAGES: str = Postprocessing.ADVANTAGES
+VALUE_TARGETS: str = Postprocessing.VALUE_TARGETS
 
 # DQN forward-pass outputs that RLlib's DQN learner reads (`dqn_learner.py`).
 QF_PREDS = "qf_preds"
@@ -174,6 +206,7 @@ def algorithm_config(
     num_gpus: float = 0.0,
     vector_entry_point: bool = True,
     flat_replay: bool = True,
+    fast_runner: bool = True,
 ) -> AlgorithmConfig:
     """Translate the project's settings into an RLlib ``AlgorithmConfig``.
 
@@ -200,8 +233,14 @@ def algorithm_config(
         vector_entry_point: Build the env copies through the env's own vector
             class (one numpy step for all copies) instead of gymnasium's loop
             over single envs; needs a registered env id.
-        flat_replay: DQN only: train with :class:`LeanDQN` (the project's flat
+        flat_replay: DQN only: train with
+            :class:`~cappuccino_ray.agents.lean_dqn.LeanDQN` (the project's flat
             replay buffer) instead of RLlib's episode replay path.
+        fast_runner: Sample with
+            :class:`~cappuccino_ray.agents.env_runner.VectorEnvRunner` (one batched
+            loop over the vector env) and, for PPO, train with
+            :class:`~cappuccino_ray.agents.lean_ppo.LeanPPO` (GAE on the runner's
+            arrays); False keeps RLlib's own env runner and PPO.
 
     Returns:
         The config, not yet built.
@@ -210,13 +249,21 @@ def algorithm_config(
     if algo == "dqn":
         kwargs["replay_buffer_config"] = {"type": REPLAY_BUFFER_TYPE, "capacity": buffer_size}
         kwargs["td_error_loss_fn"] = "huber"
+    # Imported here: these modules import this one for RLlib's names.
+    from cappuccino_ray.agents.env_runner import VectorEnvRunner
+    from cappuccino_ray.agents.lean_dqn import LeanDQN
+    from cappuccino_ray.agents.lean_ppo import LeanPPO
+
     cfg: AlgorithmConfig = (
-        PPOConfig() if algo == "ppo" else DQNConfig(algo_class=LeanDQN if flat_replay else None)
+        PPOConfig(algo_class=LeanPPO if fast_runner else None)
+        if algo == "ppo"
+        else DQNConfig(algo_class=LeanDQN if flat_replay else None)
     )
     return (
         cfg.environment(env, env_config=env_config, normalize_actions=False, clip_actions=False)
         .framework("torch")
         .env_runners(
+            env_runner_cls=VectorEnvRunner if fast_runner else SingleAgentEnvRunner,
             num_env_runners=0,
             num_envs_per_env_runner=num_envs,
             rollout_fragment_length=rollout_fragment_length,
@@ -247,6 +294,40 @@ def module_state(algo: Algorithm) -> dict[str, Any]:
     return dict(weights[DEFAULT_MODULE_ID])
 
 
+def learner_module(algo: Algorithm) -> Any:
+    """The local learner's default module (the one being trained; ``num_learners=0``)."""
+    group: Any = algo.learner_group
+    learner = getattr(group, "_learner", None)
+    if learner is None:
+        raise RuntimeError("the algorithm has no local learner; build it with num_learners=0")
+    return learner.module[DEFAULT_MODULE_ID]
+
+
+def sync_local_weights(algo: Algorithm) -> bool:
+    """Copy the local learner's weights into the local env runner's module, tensor by tensor.
+
+    RLlib's ``sync_weights`` puts the weights into Ray's object store even when
+    the only env runner lives in this process (a few ms per call, a tenth of a
+    double-DQN iteration). With a local learner and no remote env runners
+    this copies them in place instead.
+
+    Returns:
+        False (nothing copied) when the runners are remote or the learner is
+        not local: call RLlib's ``sync_weights`` then.
+    """
+    import torch
+
+    group: Any = algo.env_runner_group
+    learner = getattr(algo.learner_group, "_learner", None)
+    if group is None or group.num_remote_workers() > 0 or learner is None or group.local_env_runner is None:
+        return False
+    source = learner.module[DEFAULT_MODULE_ID].state_dict()
+    with torch.no_grad():
+        for key, tensor in group.local_env_runner.module.state_dict().items():
+            tensor.copy_(source[key])
+    return True
+
+
 def seed_replay_buffer(algo: Algorithm, seed: int) -> None:
     """Seed the replay buffer's sampler (RLlib creates it with an unseeded generator)."""
     import numpy as np
@@ -255,106 +336,3 @@ def seed_replay_buffer(algo: Algorithm, seed: int) -> None:
         buffer = getattr(algo, name, None)
         if buffer is not None and hasattr(buffer, "rng"):
             buffer.rng = np.random.default_rng(seed)
-
-
-#: :class:`FlatReplayBuffer` column -> RLlib's train-batch column.
-_FLAT_TO_RLLIB = {
-    "obs": Columns.OBS,
-    "next_obs": Columns.NEXT_OBS,
-    "actions": Columns.ACTIONS,
-    "rewards": Columns.REWARDS,
-    "terminateds": Columns.TERMINATEDS,
-    "n_step": "n_step",
-}
-
-
-class LeanDQN(DQN):
-    """RLlib's DQN with the project's flat replay buffer in its training step.
-
-    Per iteration: one sample call on the env runners (``rollout_fragment_length``
-    steps per env copy), the chunks turned into n-step transitions
-    (:func:`~cappuccino_ray.agents.replay.nstep_transitions`) and stored in a
-    :class:`~cappuccino_ray.agents.replay.FlatReplayBuffer`; then, once
-    ``num_steps_sampled_before_learning_starts`` steps are in, as many gradient
-    steps of ``train_batch_size_per_learner`` transitions as keep replayed /
-    sampled at ``training_intensity`` (fractions carry over), drawn in one
-    gather and handed to RLlib's DQN learner as one flat batch cut into
-    minibatches (no learner connector, no episode objects). The loss, the
-    double-Q target, the optimizer and the target-network sync stay RLlib's.
-    """
-
-    def setup(self, config: Any) -> None:
-        """Build the algorithm, then the flat replay buffer (seeded by ``config.seed``)."""
-        super().setup(config)
-        me: Any = self  # RLlib types its attributes as optional
-        capacity = int(me.config.replay_buffer_config.get("capacity", 100_000))
-        me.flat_replay = FlatReplayBuffer(capacity, seed=int(me.config.seed or 0))
-        me._updates_owed = 0.0
-
-    def training_step(self) -> None:
-        """Sample, store, replay and learn (see the class docstring)."""
-        import numpy as np
-
-        me: Any = self  # RLlib types its attributes as optional
-        cfg: Any = me.config
-        with me.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            sampled_out: Any = synchronous_parallel_sample(
-                worker_set=me.env_runner_group,
-                concat=True,
-                sample_timeout_s=cfg.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-            )
-        episodes, runner_results = sampled_out
-        me.metrics.aggregate(runner_results, key=ENV_RUNNER_RESULTS)
-        sampled = 0
-        for ep in episodes:
-            if len(ep) == 0:
-                continue
-            me.flat_replay.add(
-                nstep_transitions(
-                    np.asarray(ep.get_observations(), dtype=np.float32),
-                    np.asarray(ep.get_actions()),
-                    np.asarray(ep.get_rewards(), dtype=np.float32),
-                    terminated=bool(ep.is_terminated),
-                    n_step=int(cfg.n_step),
-                    gamma=float(cfg.gamma),
-                )
-            )
-            sampled += len(ep)
-        lifetime = me.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-        if lifetime < cfg.num_steps_sampled_before_learning_starts:
-            return
-        size = int(cfg.total_train_batch_size)
-        me._updates_owed += sampled * float(cfg.training_intensity or 1.0) / size
-        n_updates = int(me._updates_owed)
-        if n_updates == 0:
-            return
-        me._updates_owed -= n_updates
-        data = {_FLAT_TO_RLLIB[k]: v for k, v in me.flat_replay.sample(n_updates * size).items()}
-        data["weights"] = np.ones(n_updates * size, dtype=np.float32)
-        batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(data)}, env_steps=n_updates * size)
-        agent_steps = me.metrics.peek((ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={})
-        with me.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            results = me.learner_group.update(
-                batch=batch,
-                timesteps={
-                    NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime,
-                    NUM_AGENT_STEPS_SAMPLED_LIFETIME: agent_steps,
-                },
-                minibatch_size=size,
-                num_epochs=1,
-                shuffle_batch_per_epoch=False,
-            )
-        for res in results:
-            for module_results in res.values():
-                if isinstance(module_results, dict):
-                    module_results.pop(TD_ERROR_KEY, None)
-        me.metrics.aggregate(results, key=LEARNER_RESULTS)
-        with me.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-            me.env_runner_group.sync_weights(
-                from_worker_or_learner_group=me.learner_group,
-                policies=[DEFAULT_MODULE_ID],
-                global_vars=None,
-                inference_only=True,
-            )

@@ -8,6 +8,7 @@ are sampled, checks every iteration's losses for NaN, and stops the algorithm.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Mapping
@@ -60,6 +61,7 @@ def build_algorithm_config(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: WarmStart | None = None,
+    fast_runner: bool = True,
 ) -> rl.AlgorithmConfig:
     """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`).
 
@@ -76,6 +78,7 @@ def build_algorithm_config(
             seed=seed,
             num_gpus=trial.num_gpus,
             warm_start=warm_start,
+            fast_runner=fast_runner,
         )
     return build_ddqn_config(
         params,
@@ -84,6 +87,7 @@ def build_algorithm_config(
         seed=seed,
         train_steps=trial.train_steps,
         num_gpus=trial.num_gpus,
+        fast_runner=fast_runner,
     )
 
 
@@ -101,6 +105,7 @@ def train_agent(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: WarmStart | None = None,
+    fast_runner: bool = True,
 ) -> TrainOutcome:
     """Train a fresh agent for ``trial.train_steps`` env steps.
 
@@ -111,6 +116,7 @@ def train_agent(
         seed: Seed of this run.
         env: Env id or class (tests may pass a toy env class).
         warm_start: Where PPO's first weights come from (see :func:`.ppo.load_warm_start`).
+        fast_runner: Sample with the project's vector env runner (False: RLlib's own).
 
     Returns:
         The weights and training figures.
@@ -120,7 +126,13 @@ def train_agent(
     """
     t0 = time.perf_counter()
     algo = build_algorithm_config(
-        trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start
+        trial,
+        params,
+        env_config=env_config,
+        seed=seed,
+        env=env,
+        warm_start=warm_start,
+        fast_runner=fast_runner,
     ).build_algo()
     rl.seed_replay_buffer(algo, seed)
     build_s = time.perf_counter() - t0
@@ -143,6 +155,8 @@ def train_agent(
         forced_sales = rl.training_forced_sales(algo)
     finally:
         algo.stop()
+        del algo
+        gc.collect()  # RLlib's objects hold reference cycles: free this split's memory before the next
     bad_w = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
     if bad_w:
         raise TrainingError(f"training diverged: non-finite weights in {bad_w}; lower lr or grad_clip")

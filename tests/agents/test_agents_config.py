@@ -119,13 +119,13 @@ def test_ddqn_builder_uses_double_q_and_uniform_replay():
     assert cfg.rl_module_spec.module_class is DDQNModule
     assert cfg.rl_module_spec.model_config["epsilon_timesteps"] == 500
     # The flat replay path is the default; RLlib's episode buffer only with flat_replay=False.
-    from cappuccino_ray.agents import rllib_names as rl
+    from cappuccino_ray.agents.lean_dqn import LeanDQN
 
-    assert cfg.algo_class is rl.LeanDQN
+    assert cfg.algo_class is LeanDQN
     rllib_replay = build_ddqn_config(
         DDQNParams(flat_replay=False), env="CryptoTrading-v0", env_config={}, seed=1, train_steps=1000
     )
-    assert rllib_replay.algo_class is not rl.LeanDQN
+    assert rllib_replay.algo_class is not LeanDQN
 
 
 class _Metrics:

@@ -132,3 +132,46 @@ def test_training_episodes_start_in_higher_fee_tiers_when_the_volume_is_drawn(sm
     one = CryptoTradingEnv({**small_config, "settings": settings, "mode": "eval", "segments": [(100, 300)]})
     _, info = one.reset(seed=1)
     assert info["fee_tier"] == 0 and info["volume_30d"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"fee_model": "tiered", "fee_mode": "progressive", "starting_volume_30d": 2e5, "slippage_bps": 5.0},
+        {"fee_model": "tiered", "fee_mode": "static", "no_trade_band": 0.0, "min_order_usd": 0.0},
+        {
+            "fee_model": "flat",
+            "flat_fee": 0.01,
+            "no_trade_band": 0.1,
+            "min_order_usd": 2000.0,
+            "max_hold_days": 0.2,
+        },
+        {"fee_model": "tiered", "fee_liquidity": "taker", "action_mode": "discrete", "max_hold_days": 0.15},
+        {"fee_model": "tiered", "starting_volume_max": 3e5},
+    ],
+)
+def test_single_env_fast_path_equals_the_vector_core_bit_for_bit(small_config, settings):
+    # The single env steps one account with Python floats (env/core_one.py); the vector
+    # env steps the numpy core. Every number must agree exactly, forced sales, short cash
+    # (actions summing above 1 are scaled down) and held positions (NaN) included.
+    cfg = {**small_config, "settings": {**small_config["settings"], "episode_bars": 80, **settings}}
+    discrete = settings.get("action_mode") == "discrete"
+    venv = CryptoTradingVectorEnv(num_envs=1, env_config=cfg)
+    env = CryptoTradingEnv(cfg)
+    assert env._fast
+    vobs, _ = venv.reset(seed=4)
+    obs, _ = env.reset(seed=4)
+    rng = np.random.default_rng(1)
+    tr = False
+    while not tr:
+        act = rng.integers(0, 70) if discrete else rng.uniform(-0.2, 1.5, 7).astype(np.float32)
+        vobs, vr, _, vtr, vinfo = venv.step(np.array([act]))
+        obs, r, _, tr, info = env.step(act)
+        assert np.array_equal(vobs[0], obs) and vr[0] == r and vtr[0] == tr
+        for key in ("portfolio_value", "benchmark_value", "cash", "fees", "traded_value", "n_trades"):
+            assert vinfo[key][0] == info[key], key
+        for key in ("fee_rate", "fee_tier", "volume_30d", "forced_sales", "bar"):
+            assert vinfo[key][0] == info[key], key
+        assert np.array_equal(vinfo["weights"][0], info["weights"])
+        assert np.array_equal(vinfo["forced_assets"][0], info["forced_assets"])
+        np.testing.assert_array_equal(venv._core.units[:, 0], env._core.units[:, 0])

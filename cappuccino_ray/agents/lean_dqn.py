@@ -1,0 +1,180 @@
+"""``LeanDQN``: RLlib's DQN with the project's flat replay buffer in its training step.
+
+RLlib's ``EpisodeReplayBuffer`` stores episode objects and rebuilds every
+sampled transition from them in Python; :class:`LeanDQN` keeps RLlib's DQN
+learner (loss, double-Q target, optimizer, target sync) and replaces only the
+sample-store-replay part of the training step with
+:class:`~cappuccino_ray.agents.replay.FlatReplayBuffer`. With the project's
+:class:`~cappuccino_ray.agents.env_runner.VectorEnvRunner` it takes the
+runner's arrays directly (no episode objects at all); with RLlib's own runner
+it reads the episode chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from cappuccino_ray.agents import rllib_names as rl
+from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
+from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
+
+__all__ = ["LeanDQN", "rollout_transitions"]
+
+#: :class:`FlatReplayBuffer` column -> RLlib's train-batch column.
+_FLAT_TO_RLLIB = {
+    "obs": rl.OBS,
+    "next_obs": rl.NEXT_OBS,
+    "actions": rl.ACTIONS,
+    "rewards": rl.REWARDS,
+    "terminateds": rl.TERMINATEDS,
+    "n_step": "n_step",
+}
+
+
+def rollout_transitions(rollout: Rollout, *, n_step: int, gamma: float) -> Iterator[dict[str, np.ndarray]]:
+    """N-step transitions of every episode piece of a :class:`Rollout` (one chunk per piece).
+
+    The same transitions as RLlib's runner's episode chunks give
+    (:func:`~cappuccino_ray.agents.replay.nstep_transitions` of each chunk).
+    """
+    pieces = segments(rollout)
+    if n_step == 1 and pieces:
+        # One-step transitions of every piece in one gather (the same values, in the same order).
+        t_idx = np.concatenate([np.arange(p.start, p.stop) for p in pieces])
+        c_idx = np.concatenate([np.full(p.stop - p.start, p.copy) for p in pieces])
+        last = np.zeros(len(t_idx), dtype=bool)
+        last[np.cumsum([p.stop - p.start for p in pieces]) - 1] = [p.terminated for p in pieces]
+        yield {
+            "obs": rollout.obs[t_idx, c_idx],
+            "next_obs": rollout.obs[t_idx + 1, c_idx],
+            "actions": rollout.actions[t_idx, c_idx],
+            "rewards": rollout.rewards[t_idx, c_idx].astype(np.float32),
+            "terminateds": last,
+            "n_step": np.ones(len(t_idx), dtype=np.float32),
+        }
+        return
+    for seg in pieces:
+        s, e, c = seg.start, seg.stop, seg.copy
+        yield nstep_transitions(
+            rollout.obs[s : e + 1, c],
+            rollout.actions[s:e, c],
+            rollout.rewards[s:e, c],
+            terminated=seg.terminated,
+            n_step=n_step,
+            gamma=gamma,
+        )
+
+
+class LeanDQN(rl.DQN):
+    """RLlib's DQN with the project's flat replay buffer in its training step.
+
+    Per iteration: one sample call on the env runner (``rollout_fragment_length``
+    steps per env copy), the chunks turned into n-step transitions
+    (:func:`~cappuccino_ray.agents.replay.nstep_transitions`) and stored in a
+    :class:`~cappuccino_ray.agents.replay.FlatReplayBuffer`; then, once
+    ``num_steps_sampled_before_learning_starts`` steps are in, as many gradient
+    steps of ``train_batch_size_per_learner`` transitions as keep replayed /
+    sampled at ``training_intensity`` (fractions carry over), drawn in one
+    gather and handed to RLlib's DQN learner as one flat batch cut into
+    minibatches (no learner connector, no episode objects). The loss, the
+    double-Q target, the optimizer and the target-network sync stay RLlib's.
+    """
+
+    def setup(self, config: Any) -> None:
+        """Build the algorithm, then the flat replay buffer (seeded by ``config.seed``)."""
+        super().setup(config)
+        me: Any = self  # RLlib types its attributes as optional
+        capacity = int(me.config.replay_buffer_config.get("capacity", 100_000))
+        me.flat_replay = FlatReplayBuffer(capacity, seed=int(me.config.seed or 0))
+        me._updates_owed = 0.0
+
+    def stop(self) -> None:
+        """Stop the algorithm and free the replay arrays now (a trial builds one algorithm per split)."""
+        me: Any = self
+        me.flat_replay = None
+        super().stop()
+
+    def _sample_into_replay(self) -> int:
+        """One sample call, stored as n-step transitions; returns the env steps sampled."""
+        me: Any = self
+        cfg: Any = me.config
+        n_step, gamma = int(cfg.n_step), float(cfg.gamma)
+        runner = me.env_runner_group.local_env_runner
+        with me.metrics.log_time((rl.TIMERS, rl.ENV_RUNNER_SAMPLING_TIMER)):
+            if isinstance(runner, VectorEnvRunner) and me.env_runner_group.num_remote_workers() == 0:
+                rollout = runner.sample_arrays()
+                runner_results = [runner.get_metrics()]
+                chunks = list(rollout_transitions(rollout, n_step=n_step, gamma=gamma))
+            else:
+                sampled_out: Any = rl.synchronous_parallel_sample(
+                    worker_set=me.env_runner_group,
+                    concat=True,
+                    sample_timeout_s=cfg.sample_timeout_s,
+                    _uses_new_env_runners=True,
+                    _return_metrics=True,
+                )
+                episodes, runner_results = sampled_out
+                chunks = [
+                    nstep_transitions(
+                        np.asarray(ep.get_observations(), dtype=np.float32),
+                        np.asarray(ep.get_actions()),
+                        np.asarray(ep.get_rewards(), dtype=np.float32),
+                        terminated=bool(ep.is_terminated),
+                        n_step=n_step,
+                        gamma=gamma,
+                    )
+                    for ep in episodes
+                    if len(ep) > 0
+                ]
+        me.metrics.aggregate(runner_results, key=rl.ENV_RUNNER_RESULTS)
+        if chunks:
+            me.flat_replay.add({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
+        return sum(len(c["rewards"]) for c in chunks)
+
+    def training_step(self) -> None:
+        """Sample, store, replay and learn (see the class docstring)."""
+        me: Any = self  # RLlib types its attributes as optional
+        cfg: Any = me.config
+        sampled = self._sample_into_replay()
+        lifetime = me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        if lifetime < cfg.num_steps_sampled_before_learning_starts:
+            return
+        size = int(cfg.total_train_batch_size)
+        me._updates_owed += sampled * float(cfg.training_intensity or 1.0) / size
+        n_updates = int(me._updates_owed)
+        if n_updates == 0:
+            return
+        me._updates_owed -= n_updates
+        data = {_FLAT_TO_RLLIB[k]: v for k, v in me.flat_replay.sample(n_updates * size).items()}
+        data["weights"] = np.ones(n_updates * size, dtype=np.float32)
+        batch = rl.MultiAgentBatch({rl.DEFAULT_MODULE_ID: rl.SampleBatch(data)}, env_steps=n_updates * size)
+        agent_steps = me.metrics.peek(
+            (rl.ENV_RUNNER_RESULTS, rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}
+        )
+        with me.metrics.log_time((rl.TIMERS, rl.LEARNER_UPDATE_TIMER)):
+            results = me.learner_group.update(
+                batch=batch,
+                timesteps={
+                    rl.NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime,
+                    rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME: agent_steps,
+                },
+                minibatch_size=size,
+                num_epochs=1,
+                shuffle_batch_per_epoch=False,
+            )
+        for res in results:
+            for module_results in res.values():
+                if isinstance(module_results, dict):
+                    module_results.pop(rl.TD_ERROR_KEY, None)
+        me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
+        with me.metrics.log_time((rl.TIMERS, rl.SYNCH_WORKER_WEIGHTS_TIMER)):
+            if not rl.sync_local_weights(self):
+                me.env_runner_group.sync_weights(
+                    from_worker_or_learner_group=me.learner_group,
+                    policies=[rl.DEFAULT_MODULE_ID],
+                    global_vars=None,
+                    inference_only=True,
+                )
