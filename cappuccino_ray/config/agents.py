@@ -200,6 +200,8 @@ class TrialConfig:
     """PPO only: a checkpoint folder whose weights start every split (shapes mapped, new inputs at 0)."""
     num_cpus: float = field(default=1.0, metadata=bounds(gt=0.0))
     """CPUs of the trial: torch threads = ``max(1, int(num_cpus))``."""
+    fast_runner: bool = True
+    """Sample with the project's vector env runner (``False``: RLlib's own runner, ~3x slower)."""
     num_gpus: float = field(default=0.0, metadata=bounds(ge=0.0))
     """GPUs (fractions allowed) for the learner."""
     synthetic_bars: int = field(default=4000, metadata=bounds(ge=500))
