@@ -21,6 +21,7 @@ import torch
 
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.networks import QNet
+from cappuccino_ray.agents.rllib_config import algorithm_config
 from cappuccino_ray.config.agents import DDQNParams, rllib_training
 
 __all__ = ["DDQNModule", "build_ddqn_config", "linear_epsilon"]
@@ -120,7 +121,7 @@ def build_ddqn_config(
         train_steps: Env steps the agent will train for (sets the epsilon decay length).
         num_gpus: GPUs (fractions allowed) for the learner.
         fast_runner: Sample with the project's vector env runner (see
-            :func:`~cappuccino_ray.agents.rllib_names.algorithm_config`).
+            :func:`~cappuccino_ray.agents.rllib_config.algorithm_config`).
 
     Returns:
         The ``AlgorithmConfig``.
@@ -135,7 +136,7 @@ def build_ddqn_config(
     }
     # The declared hyperparameters (config.agents); double-Q is what makes this the double-DQN.
     training = {**rllib_training(params), "double_q": True}
-    return rl.algorithm_config(
+    return algorithm_config(
         "dqn",
         env=env,
         env_config=env_config,

@@ -17,6 +17,7 @@ import torch
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.checkpoint import read_weights
 from cappuccino_ray.agents.networks import PolicyNet, ValueNet, expand_first_layer
+from cappuccino_ray.agents.rllib_config import algorithm_config
 from cappuccino_ray.config.agents import PPOParams, rllib_training
 from cappuccino_ray.documents import WarmStart
 
@@ -98,7 +99,7 @@ def build_ppo_config(
         num_gpus: GPUs (fractions allowed) for the learner.
         warm_start: Where the first weights come from, or ``None`` for a fresh start.
         fast_runner: Sample with the project's vector env runner (see
-            :func:`~cappuccino_ray.agents.rllib_names.algorithm_config`).
+            :func:`~cappuccino_ray.agents.rllib_config.algorithm_config`).
 
     Returns:
         The ``AlgorithmConfig`` (call ``.build_algo()`` to train).
@@ -110,7 +111,7 @@ def build_ppo_config(
     training = {**rllib_training(params), "use_kl_loss": params.kl_coeff > 0}
     # Each env copy fills an equal share of the batch per iteration.
     fragment = max(1, -(-params.train_batch_size // params.num_envs))
-    return rl.algorithm_config(
+    return algorithm_config(
         "ppo",
         env=env,
         env_config=env_config,

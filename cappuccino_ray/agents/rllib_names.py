@@ -10,7 +10,7 @@ upgrade of Ray touches this module only. Pinned to Ray 2.60's new API stack
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
@@ -107,7 +107,6 @@ __all__ = [
     "TorchDiagGaussian",
     "TorchRLModule",
     "ValueFunctionAPI",
-    "algorithm_config",
     "learner_module",
     "loss_values",
     "make_target_network",
@@ -189,92 +188,6 @@ def loss_values(result: dict) -> dict[str, float]:
         if key in module and isinstance(module[key], int | float):
             out[key] = float(module[key])
     return out
-
-
-def algorithm_config(
-    algo: Literal["ppo", "dqn"],
-    *,
-    env: str | type,
-    env_config: dict[str, Any],
-    module_class: type,
-    model_config: dict[str, Any],
-    training: dict[str, Any],
-    seed: int,
-    num_envs: int,
-    rollout_fragment_length: int | str = "auto",
-    buffer_size: int = 0,
-    num_gpus: float = 0.0,
-    vector_entry_point: bool = True,
-    flat_replay: bool = True,
-    fast_runner: bool = True,
-) -> AlgorithmConfig:
-    """Translate the project's settings into an RLlib ``AlgorithmConfig``.
-
-    Sampling runs in the driver's own process (``num_env_runners=0``) on
-    ``num_envs`` env copies stepped together; the learner is local too
-    (``num_learners=0``), using ``num_gpus`` (fractions allowed) when set.
-    Actions go to the env as the module produced them: the env clips and maps
-    them itself, so RLlib's per-item action normalisation (a large share of
-    sampling time) is switched off.
-
-    Args:
-        algo: ``"ppo"`` or ``"dqn"``.
-        env: A registered env id or an env class.
-        env_config: The env's config dict.
-        module_class: The project's ``TorchRLModule`` subclass.
-        model_config: Its ``model_config`` dict.
-        training: RLlib ``.training()`` keyword arguments (the hyperparameters' declared RLlib
-            keys, see :func:`cappuccino_ray.config.agents.rllib_training`).
-        seed: Seeds RLlib, torch, numpy and the env copies.
-        num_envs: Env copies per env runner.
-        rollout_fragment_length: Steps per env copy per sample call.
-        buffer_size: Replay capacity (DQN only).
-        num_gpus: GPUs for the learner.
-        vector_entry_point: Build the env copies through the env's own vector
-            class (one numpy step for all copies) instead of gymnasium's loop
-            over single envs; needs a registered env id.
-        flat_replay: DQN only: train with
-            :class:`~cappuccino_ray.agents.lean_dqn.LeanDQN` (the project's flat
-            replay buffer) instead of RLlib's episode replay path.
-        fast_runner: Sample with
-            :class:`~cappuccino_ray.agents.env_runner.VectorEnvRunner` (one batched
-            loop over the vector env) and, for PPO, train with
-            :class:`~cappuccino_ray.agents.lean_ppo.LeanPPO` (GAE on the runner's
-            arrays); False keeps RLlib's own env runner and PPO.
-
-    Returns:
-        The config, not yet built.
-    """
-    kwargs = dict(training)
-    if algo == "dqn":
-        kwargs["replay_buffer_config"] = {"type": REPLAY_BUFFER_TYPE, "capacity": buffer_size}
-        kwargs["td_error_loss_fn"] = "huber"
-    # Imported here: these modules import this one for RLlib's names.
-    from cappuccino_ray.agents.env_runner import VectorEnvRunner
-    from cappuccino_ray.agents.lean_dqn import LeanDQN
-    from cappuccino_ray.agents.lean_ppo import LeanPPO
-
-    cfg: AlgorithmConfig = (
-        PPOConfig(algo_class=LeanPPO if fast_runner else None)
-        if algo == "ppo"
-        else DQNConfig(algo_class=LeanDQN if flat_replay else None)
-    )
-    return (
-        cfg.environment(env, env_config=env_config, normalize_actions=False, clip_actions=False)
-        .framework("torch")
-        .env_runners(
-            env_runner_cls=VectorEnvRunner if fast_runner else SingleAgentEnvRunner,
-            num_env_runners=0,
-            num_envs_per_env_runner=num_envs,
-            rollout_fragment_length=rollout_fragment_length,
-            gym_env_vectorize_mode="vector_entry_point" if vector_entry_point else "sync",
-        )
-        .learners(num_learners=0, num_gpus_per_learner=num_gpus)
-        .rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=model_config))
-        .training(**kwargs)
-        .reporting(metrics_num_episodes_for_smoothing=20)
-        .debugging(seed=seed, log_level="ERROR")
-    )
 
 
 def training_forced_sales(algo: Algorithm) -> int:

@@ -125,6 +125,26 @@ def _data_source(opts: PipelineOptions) -> Any:
     return str(opts.data or Path(opts.config_dir) / "data.yaml")
 
 
+def _check_partitions(p1: Phase1Config, p2: Phase2Config, markets: Any, *, phase2_only: bool) -> None:
+    """Every interval phase 1 may pick must hold phase 2's partition too: checked before Ray starts."""
+    from cappuccino_ray.search.splits import check_partition
+
+    lookback = max(p1.max_lookback, p2.max_lookback)
+    for interval, market in markets.items():
+        phases: list[tuple[Phase1Config | Phase2Config, str]] = [(p2, "phase2.yaml")]
+        if not phase2_only:
+            phases.insert(0, (p1, "phase1.yaml"))
+        for cfg, source in phases:
+            check_partition(
+                market.n_bars,
+                interval,
+                n_groups=cfg.budget.n_groups,
+                max_lookback=lookback,
+                rolling=cfg.env.rolling_features,
+                source=source,
+            )
+
+
 def _optuna_storage(opts: PipelineOptions, run_dir: Location) -> str | None:
     """The Optuna studies' SQLAlchemy URL: the flag's, else ``optuna.db`` in a local run folder."""
     if opts.run.optuna_storage:
@@ -200,6 +220,7 @@ def _run_pipeline(opts: PipelineOptions, trainable: Callable[..., Any] | None) -
         check_phase1_checkpoint(winner1, p2, str(opts.phase1_results))
     intervals = [winner1.interval] if winner1 else list(p1.intervals)
     data = split_markets(base, intervals, opts.run.holdout_fraction)
+    _check_partitions(p1, p2, data.markets, phase2_only=opts.phase2_only)
     config_doc = {
         "phase1": to_dict(p1),
         "phase2": to_dict(p2),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cappuccino_ray import storage
 from cappuccino_ray.config.agents import RUN_KEYS
 from cappuccino_ray.errors import TrainingError
 from cappuccino_ray.ranking import best_of, combo_label, finite_or_none, holding_days, ranked
@@ -82,7 +83,7 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
     from ray import tune
 
     try:
-        analysis = tune.ExperimentAnalysis(str(Path(path).resolve()))  # Tune needs an absolute path
+        analysis = tune.ExperimentAnalysis(storage.absolute(path))  # Tune needs an absolute path or a URI
     except Exception as exc:  # Tune raises several types for a missing or broken folder
         raise TrainingError(f"{path}: not a readable Tune experiment ({exc}); check the path") from exc
     rows = []

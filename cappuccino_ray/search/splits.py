@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from cappuccino_ray.errors import ConfigError
 
-__all__ = ["PURGE_BARS", "SplitPlan", "default_embargo", "partition_start", "plan_splits"]
+__all__ = ["PURGE_BARS", "SplitPlan", "check_partition", "default_embargo", "partition_start", "plan_splits"]
 
 #: Bars dropped before each test group (see the module docstring).
 PURGE_BARS = 1
@@ -64,6 +64,34 @@ def partition_start(interval: str, max_lookback: int) -> int:
 def default_embargo(feature_warmup: int, lookback: int, usable_bars: int) -> int:
     """Bars dropped after a test group: the features' memory, at least 1 % of the usable bars."""
     return max(feature_warmup + lookback, math.ceil(0.01 * usable_bars))
+
+
+def check_partition(
+    n_bars: int, interval: str, *, n_groups: int, max_lookback: int, rolling: bool, source: str
+) -> None:
+    """Refuse, before any trial starts, a market too short for the partition and its embargo.
+
+    Args:
+        n_bars: Bars of the search period at ``interval``.
+        interval: The candle interval.
+        n_groups: CPCV groups.
+        max_lookback: The run's largest lookback.
+        rolling: Whether the phase uses the rolling features (their warm-up sets the embargo).
+        source: The phase file, for the message.
+
+    Raises:
+        ConfigError: If the groups would be too small for the embargo, naming the fix.
+    """
+    from cappuccino_ray.features import warmup_bars
+
+    group = (n_bars - partition_start(interval, max_lookback)) // n_groups
+    need = PURGE_BARS + warmup_bars(interval, rolling=rolling) + max_lookback
+    if group <= need:
+        raise ConfigError(
+            f"{source}: at {interval} the {n_bars} search bars make CPCV groups of {group} bars, but the "
+            f"features' warm-up and embargo need more than {need}; load more history, use fewer "
+            "budget.n_groups or a coarser interval"
+        )
 
 
 def plan_splits(

@@ -12,6 +12,7 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
 from cappuccino_ray.agents.lean_dqn import rollout_transitions
 from cappuccino_ray.agents.lean_ppo import gae, ppo_batch
+from cappuccino_ray.agents.rllib_config import algorithm_config
 
 LENGTH = 4
 
@@ -72,8 +73,12 @@ def _config(algo: str, *, env: Any = CountingEnv, env_config: Any = None, fast: 
             "epsilon_final": 0.1,
             "epsilon_timesteps": 100,
         }
-        training = {"train_batch_size": 8, "learning_starts": 8, "double_q": True}
-    return rl.algorithm_config(
+        training = {
+            "train_batch_size_per_learner": 8,
+            "num_steps_sampled_before_learning_starts": 8,
+            "double_q": True,
+        }
+    return algorithm_config(
         algo,  # type: ignore[arg-type]
         env=env,
         env_config=env_config if env_config is not None else {"discrete": algo == "dqn"},

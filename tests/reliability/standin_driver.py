@@ -30,7 +30,7 @@ def slow_trainable(config: dict[str, Any], markets: Mapping[str, Any] | None = N
 
 def fake_holdout(winner: Mapping[str, Any], market: Any, holdout_row: int, **_: Any) -> dict[str, Any]:
     """A hold-out result without loading an agent."""
-    return {"checkpoint_path": winner.get("checkpoint_path"), "n_bars": int(len(market.close) - holdout_row)}
+    return {"checkpoint_path": winner.checkpoint_path, "n_bars": int(len(market.close) - holdout_row)}
 
 
 def main() -> int:

@@ -57,7 +57,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (ws / "configs").mkdir()
     for name in CONFIG_FILES:
         shutil.copy(REPO / "configs" / name, ws / "configs" / name)
-    _set(ws / "configs" / "data.yaml", "n_bars", "3000")
+    _set(ws / "configs" / "data.yaml", "n_bars", "5000")
     _set(ws / "configs" / "data.yaml", "symbols", "[BTC/USD, ETH/USD]")
     (ws / "results").mkdir()
     dep_root = ws / "deployments"

@@ -64,7 +64,7 @@ phase2:
 DATA = """source: synthetic
 base_interval: 1h
 symbols: [BTC/USD, ETH/USD]
-synthetic: {n_bars: 2400, seed: 5}
+synthetic: {n_bars: 4000, seed: 5}
 """
 
 
