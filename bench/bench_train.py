@@ -1,6 +1,6 @@
 """Training throughput: the project's PPO and double-DQN against Stable-Baselines3 on the same env.
 
-Contenders, each training on CryptoTrading-v0 (phase 1: 7 synthetic assets
+Contenders, each training on CryptoTrading-v1 (phase 1: 7 synthetic assets
 at 1h, lookback 1, continuous actions for PPO, discrete for the DQNs), with
 the same networks (2 x 64), batch, epochs and steps, one torch thread:
 

@@ -1,6 +1,6 @@
 """cappuccino_ray: a two-phase Ray Tune search for crypto trading agents.
 
-Importing the package registers ``CryptoTrading-v0`` with Gymnasium (its
+Importing the package registers ``CryptoTrading-v1`` with Gymnasium (its
 convention: importing a package registers its envs), by entry-point strings,
 so neither the env modules nor Ray nor torch are imported here.
 """
@@ -17,12 +17,12 @@ __version__ = "0.1.0"
 
 
 def _register_gym_env() -> None:
-    """Register ``CryptoTrading-v0`` (and its vector entry point) with Gymnasium, once."""
+    """Register ``CryptoTrading-v1`` (and its vector entry point) with Gymnasium, once."""
     from gymnasium.envs.registration import register, registry
 
-    if "CryptoTrading-v0" not in registry:
+    if "CryptoTrading-v1" not in registry:
         register(
-            id="CryptoTrading-v0",
+            id="CryptoTrading-v1",
             entry_point="cappuccino_ray.env.trading_env:CryptoTradingEnv",
             vector_entry_point="cappuccino_ray.env.vector_env:CryptoTradingVectorEnv",
             disable_env_checker=True,

@@ -93,7 +93,7 @@ def build_ppo_config(
 
     Args:
         params: Validated PPO hyperparameters.
-        env: Registered env id (``CryptoTrading-v0``) or an env class.
+        env: Registered env id (``CryptoTrading-v1``) or an env class.
         env_config: The env's config dict.
         seed: Seed of RLlib, torch and the env copies.
         num_gpus: GPUs (fractions allowed) for the learner.

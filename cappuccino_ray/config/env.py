@@ -1,6 +1,6 @@
 """Environment configuration: capital, costs, holding limit, observation and actions.
 
-:class:`EnvSettings` is the one object that says how ``CryptoTrading-v0``
+:class:`EnvSettings` is the one object that says how ``CryptoTrading-v1``
 trades. ``configs/env.yaml`` holds its values (a test keeps the defaults here
 equal to that file); each phase file's ``env:`` section overrides keys of it
 (phase 1 flat fees, phase 2 the tier table and the rolling features), and
@@ -93,7 +93,7 @@ COINBASE_ADVANCED = FeeSchedule()
 
 @dataclass(frozen=True)
 class EnvSettings:
-    """Market mechanics, observation and action settings of ``CryptoTrading-v0``."""
+    """Market mechanics, observation and action settings of ``CryptoTrading-v1``."""
 
     initial_cash: float = field(default=100_000.0, metadata=bounds(gt=0.0))
     """Starting capital in USD (all in cash)."""

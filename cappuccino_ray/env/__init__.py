@@ -1,6 +1,6 @@
-"""The trading environment ``CryptoTrading-v0``: fees, holding limits, the vectorised core.
+"""The trading environment ``CryptoTrading-v1``: fees, holding limits, the vectorised core.
 
-``gymnasium.make("CryptoTrading-v0")`` (after :func:`register_envs`) builds a
+``gymnasium.make("CryptoTrading-v1")`` (after :func:`register_envs`) builds a
 phase-1 env on generated data; ``gymnasium.make_vec(..., vectorization_mode=
 "vector_entry_point")`` builds :class:`CryptoTradingVectorEnv`. RLlib finds
 the same id through ``ray.tune.registry`` once :func:`register_envs` ran.
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: The versioned id; bump it when reward, fees or observations change.
-ENV_ID = "CryptoTrading-v0"
+ENV_ID = "CryptoTrading-v1"
 
 
 def env_creator(env_config: Mapping[str, Any] | None = None) -> CryptoTradingEnv | CryptoTradingVectorEnv:
@@ -64,7 +64,7 @@ def env_creator(env_config: Mapping[str, Any] | None = None) -> CryptoTradingEnv
 
 
 def register_envs() -> None:
-    """Register ``CryptoTrading-v0`` with Gymnasium and with Ray Tune (idempotent)."""
+    """Register ``CryptoTrading-v1`` with Gymnasium and with Ray Tune (idempotent)."""
     if ENV_ID not in gym.registry:
         gym.register(
             id=ENV_ID,

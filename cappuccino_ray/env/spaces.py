@@ -1,4 +1,4 @@
-"""Observation layout and the action mappings of ``CryptoTrading-v0``.
+"""Observation layout and the action mappings of ``CryptoTrading-v1``.
 
 Observation (float32, flat): for each asset ``i`` in order, a block of
 ``2 + F * lookback`` numbers::

@@ -93,7 +93,7 @@ def row_info(columns: Mapping[str, np.ndarray], row: int) -> dict[str, Any]:
 
 
 class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
-    """Long-only trading of ``n`` assets plus cash on one market (``CryptoTrading-v0``).
+    """Long-only trading of ``n`` assets plus cash on one market (``CryptoTrading-v1``).
 
     Args:
         env_config: The ``env_config`` dict; ``None`` = a phase-1 env on generated data.

@@ -35,7 +35,7 @@ __all__ = ["CryptoTradingVectorEnv"]
 
 
 class CryptoTradingVectorEnv(VectorEnv):
-    """A batch of ``CryptoTrading-v0`` copies over one market.
+    """A batch of ``CryptoTrading-v1`` copies over one market.
 
     Args:
         num_envs: Number of copies.

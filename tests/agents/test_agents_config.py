@@ -93,7 +93,7 @@ def test_ppo_builder_translates_hyperparameters():
     params = PPOParams(
         lr=1e-4, train_batch_size=2048, minibatch_size=256, num_epochs=3, lambda_=0.9, num_envs=16
     )
-    cfg = build_ppo_config(params, env="CryptoTrading-v0", env_config={}, seed=7, num_gpus=0.25)
+    cfg = build_ppo_config(params, env="CryptoTrading-v1", env_config={}, seed=7, num_gpus=0.25)
     assert cfg.lr == 1e-4
     assert cfg.train_batch_size_per_learner == 2048
     assert cfg.minibatch_size == 256 and cfg.num_epochs == 3 and cfg.lambda_ == 0.9
@@ -110,7 +110,7 @@ def test_ddqn_builder_uses_double_q_and_uniform_replay():
     from cappuccino_ray.agents.ddqn import DDQNModule, build_ddqn_config
 
     params = DDQNParams(buffer_size=5000, target_update_freq=300, learning_starts=50, epsilon_fraction=0.5)
-    cfg = build_ddqn_config(params, env="CryptoTrading-v0", env_config={}, seed=1, train_steps=1000)
+    cfg = build_ddqn_config(params, env="CryptoTrading-v1", env_config={}, seed=1, train_steps=1000)
     assert cfg.double_q is True and cfg.dueling is False
     assert cfg.replay_buffer_config["capacity"] == 5000
     assert cfg.replay_buffer_config["type"] == "EpisodeReplayBuffer"
@@ -123,7 +123,7 @@ def test_ddqn_builder_uses_double_q_and_uniform_replay():
 
     assert cfg.algo_class is LeanDQN
     rllib_replay = build_ddqn_config(
-        DDQNParams(flat_replay=False), env="CryptoTrading-v0", env_config={}, seed=1, train_steps=1000
+        DDQNParams(flat_replay=False), env="CryptoTrading-v1", env_config={}, seed=1, train_steps=1000
     )
     assert rllib_replay.algo_class is not LeanDQN
 
@@ -151,7 +151,7 @@ def test_the_project_config_makes_rllibs_learner_use_double_q_targets():
     from cappuccino_ray.agents.ddqn import build_ddqn_config
 
     cfg = build_ddqn_config(
-        DDQNParams(gamma=0.9), env="CryptoTrading-v0", env_config={}, seed=1, train_steps=1000
+        DDQNParams(gamma=0.9), env="CryptoTrading-v1", env_config={}, seed=1, train_steps=1000
     )
     batch = {
         rl.ACTIONS: torch.tensor([0, 0, 0]),

@@ -1,4 +1,4 @@
-"""A golden rollout tied to the env id: any change to the mechanics must bump ``CryptoTrading-v0``.
+"""A golden rollout tied to the env id: any change to the mechanics must bump ``CryptoTrading-v1``.
 
 A fixed generated market, seed and action sequence, through ``gymnasium.make``,
 give exactly the recorded observations, rewards, fees, forced sales and fee

@@ -175,7 +175,7 @@ def test_import_registers_the_env_without_ray_or_torch() -> None:
 
     code = (
         "import sys, time; t=time.perf_counter(); import cappuccino_ray; took=time.perf_counter()-t\n"
-        "import gymnasium as gym; spec = gym.spec('CryptoTrading-v0')\n"
+        "import gymnasium as gym; spec = gym.spec('CryptoTrading-v1')\n"
         "assert spec.entry_point == 'cappuccino_ray.env.trading_env:CryptoTradingEnv'\n"
         "heavy = [m for m in ('ray', 'torch', 'cappuccino_ray.env') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
