@@ -170,11 +170,4 @@ class LeanDQN(rl.DQN):
                 if isinstance(module_results, dict):
                     module_results.pop(rl.TD_ERROR_KEY, None)
         me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
-        with me.metrics.log_time((rl.TIMERS, rl.SYNCH_WORKER_WEIGHTS_TIMER)):
-            if not rl.sync_local_weights(self):
-                me.env_runner_group.sync_weights(
-                    from_worker_or_learner_group=me.learner_group,
-                    policies=[rl.DEFAULT_MODULE_ID],
-                    global_vars=None,
-                    inference_only=True,
-                )
+        rl.sync_runner_weights(self)

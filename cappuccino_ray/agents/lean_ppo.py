@@ -132,10 +132,4 @@ class LeanPPO(rl.PPO):
                 shuffle_batch_per_epoch=cfg.shuffle_batch_per_epoch,
             )
             me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
-        with me.metrics.log_time((rl.TIMERS, rl.SYNCH_WORKER_WEIGHTS_TIMER)):
-            if not rl.sync_local_weights(self):
-                me.env_runner_group.sync_weights(
-                    from_worker_or_learner_group=me.learner_group,
-                    policies=[rl.DEFAULT_MODULE_ID],
-                    inference_only=True,
-                )
+        rl.sync_runner_weights(self)

@@ -115,6 +115,7 @@ __all__ = [
     "steps_sampled",
     "steps_trained",
     "sync_local_weights",
+    "sync_runner_weights",
     "synchronous_parallel_sample",
     "training_forced_sales",
 ]
@@ -239,6 +240,18 @@ def sync_local_weights(algo: Algorithm) -> bool:
         for key, tensor in group.local_env_runner.module.state_dict().items():
             tensor.copy_(source[key])
     return True
+
+
+def sync_runner_weights(algo: Algorithm) -> None:
+    """Send the learner's weights to the env runners, timed as RLlib times it (in place when local)."""
+    me: Any = algo
+    with me.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+        if not sync_local_weights(algo):
+            me.env_runner_group.sync_weights(
+                from_worker_or_learner_group=me.learner_group,
+                policies=[DEFAULT_MODULE_ID],
+                inference_only=True,
+            )
 
 
 def seed_replay_buffer(algo: Algorithm, seed: int) -> None:
