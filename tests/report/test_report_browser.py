@@ -49,6 +49,7 @@ def test_report_renders_in_headless_chromium(tune_results: Path, tmp_path: Path)
     dom = subprocess.run(
         [*common, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120
     ).stdout
-    for title in plots.TITLES.values():
-        assert title in dom
+    # The fixture's stand-in trials save no backtest paths, so the paths figure is not drawn.
+    for key, title in plots.TITLES.items():
+        assert (title in dom) == (key != "paths")
     assert dom.count("<img") == 9

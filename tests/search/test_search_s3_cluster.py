@@ -35,7 +35,7 @@ MINI = """phase1:
   intervals: [4h]
   trials_per_combo: 2
   budget: {train_steps: 300, n_groups: 2, n_test_groups: 1, max_splits: 2}
-  asha: {grace_period: 1}
+  asha: {grace_period: 2}  # one whole path: every trial enters the PBO
   resources: {max_concurrent: 1}
   fixed: {num_envs: 4}
   space: &ppo
@@ -46,7 +46,7 @@ MINI = """phase1:
 phase2:
   trials_per_algo: 1
   budget: {train_steps: 300, n_groups: 2, n_test_groups: 1, max_splits: 2}
-  asha: {grace_period: 1}
+  asha: {grace_period: 2}  # one whole path: every trial enters the PBO
   resources: {max_concurrent: 1}
   pbo_partitions: 2
   fixed:
@@ -226,7 +226,8 @@ def test_a_run_on_two_nodes_keeps_everything_in_the_bucket(s3_cluster: S3Cluster
         assert f"{run}/{name}" in keys, name
     assert any(k.startswith(f"{run}/phase1/experiment_state") for k in keys)
     checkpoints = [k for k in keys if k.endswith("/test_returns.npz")]
-    assert len(checkpoints) == 4  # 2 phase-1 trials + PPO + DDQN, one split each: the PBO inputs
+    # 2 phase-1 trials + PPO + DDQN, 1-2 splits each (ASHA may stop one after its first): the PBO inputs
+    assert 4 <= len(checkpoints) <= 8
     # Nothing on the head's disk: no results folder where the driver ran, none beside the script.
     assert sorted(p.name for p in head_cwd.iterdir()) == ["tiny.yaml"]
     assert sorted(p.name for p in node.iterdir()) == ["run_two_phase.py"]
