@@ -59,6 +59,7 @@ from cappuccino_ray.storage import Location
 __all__ = ["PipelineOptions", "check_phase1_checkpoint", "find_run_dir", "run_pipeline", "versions"]
 
 D = TypeVar("D")
+P = TypeVar("P", Phase1Winner, Phase2Comparison)
 
 
 @dataclass(frozen=True)
@@ -317,59 +318,35 @@ class _Job:
         max_lookback = max(p1.max_lookback, p2.max_lookback)
         optuna = _optuna_storage(opts, run_dir)
         durations: dict[str, float] = {}
+        common: dict[str, Any] = {
+            "storage_path": run_dir,
+            "resume": opts.resume,
+            "verbose": opts.run.verbose,
+            "trainable": trainable,
+            "max_lookback": max_lookback,
+            "optuna_storage": optuna,
+        }
         if winner1 is None:
-            self.step = "phase 1"
-            done = storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)
-            t = time.monotonic()
-            if opts.resume and storage.is_file(done):
-                winner1 = load_phase1_winner(done)
-            else:
-                winner1 = _phase(
-                    "phase 1",
-                    storage.child(run_dir, PHASE1_DIR),
-                    lambda: run_phase1(
-                        p1,
-                        data.markets,
-                        storage_path=run_dir,
-                        name=PHASE1_DIR,
-                        resume=opts.resume,
-                        verbose=opts.run.verbose,
-                        trainable=trainable,
-                        max_lookback=max_lookback,
-                        optuna_storage=optuna,
-                    ),
-                )
-            durations["phase1"] = time.monotonic() - t
-            check_trial_failures(winner1.to_json(), "phase 1", storage.child(run_dir, PHASE1_DIR))
+            winner1 = self._phase_doc(
+                "phase 1",
+                PHASE1_DIR,
+                PHASE1_WINNER_FILE,
+                load_phase1_winner,
+                lambda: run_phase1(p1, data.markets, name=PHASE1_DIR, **common),
+                durations,
+            )
         if opts.phase1_only:
             return winner1.to_json()
         check_phase1_checkpoint(winner1, p2, str(storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)))
-
-        self.step = "phase 2"
-        t = time.monotonic()
-        done2 = storage.child(run_dir, PHASE2_DIR, PHASE2_COMPARISON_FILE)
-        if opts.resume and storage.is_file(done2):
-            comparison = load_phase2_comparison(done2)
-        else:
-            w1 = winner1
-            comparison = _phase(
-                "phase 2",
-                storage.child(run_dir, PHASE2_DIR),
-                lambda: run_phase2(
-                    p2,
-                    w1,
-                    data.markets,
-                    storage_path=run_dir,
-                    name=PHASE2_DIR,
-                    resume=opts.resume,
-                    verbose=opts.run.verbose,
-                    trainable=trainable,
-                    max_lookback=max_lookback,
-                    optuna_storage=optuna,
-                ),
-            )
-        durations["phase2"] = time.monotonic() - t
-        check_trial_failures(comparison.to_json(), "phase 2", storage.child(run_dir, PHASE2_DIR))
+        w1 = winner1
+        comparison = self._phase_doc(
+            "phase 2",
+            PHASE2_DIR,
+            PHASE2_COMPARISON_FILE,
+            load_phase2_comparison,
+            lambda: run_phase2(p2, w1, data.markets, name=PHASE2_DIR, **common),
+            durations,
+        )
 
         self.step = "the hold-out evaluation"
         t = time.monotonic()
@@ -390,6 +367,25 @@ class _Job:
 
             write_report(run_dir)  # beside the JSON; the returned dict stays equal to the file
         return report
+
+    def _phase_doc(
+        self,
+        step: str,
+        folder: str,
+        done_file: str,
+        load: Callable[[Location], P],
+        run: Callable[[], P],
+        durations: dict[str, float],
+    ) -> P:
+        """A phase's document: read back on ``--resume`` once written, else run; then its failure check."""
+        self.step = step
+        t = time.monotonic()
+        experiment = storage.child(self.run_dir, folder)
+        done = storage.child(experiment, done_file)
+        doc = load(done) if self.opts.resume and storage.is_file(done) else _phase(step, experiment, run)
+        durations[step.replace(" ", "")] = time.monotonic() - t
+        check_trial_failures(doc.to_json(), step, experiment)
+        return doc
 
 
 def _phase(name: str, experiment: Location, body: Callable[[], D]) -> D:
