@@ -15,10 +15,8 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -38,6 +36,7 @@ from cappuccino_ray.ops.state import (
     SchedulerState,
     now_utc,
     pid_alive,
+    start_detached,
     terminate,
 )
 
@@ -240,26 +239,14 @@ def spawn_daemon(settings: OpsSettings, *, wait_s: float = 15.0) -> int:
     ):
         if p is not None:
             cmd += [flag, str(p)]
-    with paths.daemon_log.open("a") as fh:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            cwd=settings.root,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = paths.daemon_log.read_text(errors="replace").splitlines()[-5:]
-            raise CappuccinoError(
-                f"the scheduler exited at start (code {proc.returncode}): " + " | ".join(tail)
-            )
-        if _daemon_pid(paths) == proc.pid:
-            return proc.pid
-        time.sleep(0.1)
-    raise CappuccinoError(f"the scheduler did not come up within {wait_s:g} s; see {paths.daemon_log}")
+    return start_detached(
+        cmd,
+        paths.daemon_log,
+        "the scheduler",
+        lambda pid: _daemon_pid(paths) == pid,
+        wait_s=wait_s,
+        cwd=settings.root,
+    )
 
 
 def stop_daemon(settings: OpsSettings, *, wait_s: float = 60.0) -> int | None:

@@ -17,7 +17,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ __all__ = [
     "pid_alive",
     "read_json",
     "recover_stale_run",
+    "start_detached",
     "terminate",
 ]
 
@@ -70,6 +71,57 @@ def pid_alive(pid: int | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def start_detached(
+    cmd: list[str],
+    log: Path,
+    what: str,
+    is_up: Callable[[int], bool],
+    *,
+    wait_s: float,
+    cwd: Path | None = None,
+    may_finish: bool = False,
+) -> int:
+    """Start ``cmd`` detached (its output appended to ``log``) and wait until ``is_up(pid)``.
+
+    Args:
+        cmd: The command line.
+        log: The log file its stdout and stderr go to.
+        what: What it is, for messages ("the scheduler").
+        is_up: Whether the process with this PID holds its lock (it is up).
+        wait_s: How long to wait.
+        cwd: Its working directory.
+        may_finish: A clean exit before it is seen up counts as started (a short job).
+
+    Returns:
+        Its PID.
+
+    Raises:
+        CappuccinoError: If it exits at start (the log's last lines say why) or is not up in time.
+    """
+    import subprocess
+
+    with log.open("a") as fh:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            if may_finish and proc.returncode == 0:
+                return proc.pid
+            tail = log.read_text(errors="replace").splitlines()[-5:]
+            raise CappuccinoError(f"{what} exited at start (code {proc.returncode}): " + " | ".join(tail))
+        if is_up(proc.pid):
+            return proc.pid
+        time.sleep(0.1)
+    raise CappuccinoError(f"{what} did not come up within {wait_s:g} s; see {log}")
 
 
 def terminate(pid: int, what: str, *, wait_s: float) -> int:

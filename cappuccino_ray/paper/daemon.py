@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from cappuccino_ray.errors import CappuccinoError, DataError
-from cappuccino_ray.ops.state import SchedulerLock, now_utc, pid_alive, terminate
+from cappuccino_ray.ops.state import SchedulerLock, now_utc, pid_alive, start_detached, terminate
 from cappuccino_ray.paper.book import LOCK_FILE, PID_FILE, Book, BookBar
 
 __all__ = ["DailySummary", "run_paper", "run_text", "spawn", "status", "status_text", "stop"]
@@ -231,24 +230,15 @@ def spawn(args: argparse.Namespace, checkpoint: Path, *, wait_s: float = 30.0) -
         if value is not None:
             cmd += [flag, value]
     cmd += [f for f, on in (("--refresh", args.refresh), ("--notify", args.notify)) if on]
-    log = state / LOG_FILE
-    with log.open("a") as fh:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            if proc.returncode == 0:
-                return proc.pid  # a short replay may finish before we look
-            tail = log.read_text(errors="replace").splitlines()[-3:]
-            raise CappuccinoError(
-                f"the paper trader exited at start (code {proc.returncode}): " + " | ".join(tail)
-            )
-        if _running_pid(state) == proc.pid:
-            return proc.pid
-        time.sleep(0.1)
-    raise CappuccinoError(f"the paper trader did not come up within {wait_s:g} s; see {log}")
+    # A short replay may finish before it is seen up: a clean exit counts as started.
+    return start_detached(
+        cmd,
+        state / LOG_FILE,
+        "the paper trader",
+        lambda pid: _running_pid(state) == pid,
+        wait_s=wait_s,
+        may_finish=True,
+    )
 
 
 def stop(state_dir: str | Path, *, wait_s: float = 60.0) -> int | None:
