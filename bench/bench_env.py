@@ -4,8 +4,8 @@
 step and one asset at a time in pure Python (the tests check it against the
 core). Both run in this process on the same generated market.
 
-The single env steps its one account with Python floats (``env/core_one.py``),
-timed with the info dict on (the reference builds one too) and off.
+The single env is one copy of the vectorised core, timed with the info dict on
+(the reference builds one too) and off.
 The last rows time 64 copies the way RLlib steps them (wrapped in Gymnasium's
 ``DictInfoToList``, which splits the info into per-copy dicts) with the info
 on and off (``env_config["info"]``; training turns it off), best of 3,

@@ -71,8 +71,8 @@ def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable
     from cappuccino_ray.config.agents import parse_trial_config
 
     hp = PPO_HP if algo_name == "ppo" else DQN_HP
-    trial, params = parse_trial_config({"algo": algo_name, "train_steps": 10**9, **hp})
-    algo = build_algorithm_config(trial, params, env_config=env_config, seed=0, fast_runner=fast).build_algo()
+    trial, params = parse_trial_config({"algo": algo_name, "train_steps": 10**9, "fast_runner": fast, **hp})
+    algo = build_algorithm_config(trial, params, env_config=env_config, seed=0).build_algo()
     state = {"sampled": 0}
 
     def run(n: int) -> None:

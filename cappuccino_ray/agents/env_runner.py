@@ -12,8 +12,8 @@ sync, state, metrics and checkpoints are RLlib's) and replaces its sampling
 loop. Per step it makes one forward pass of the RLModule over all copies in
 inference mode, samples the actions from the module's own action
 distribution the way RLlib's ``GetActions`` connector does, makes one call to
-the vector env, and writes the step into preallocated ``(T, num_envs)``
-arrays. Episode returns and lengths are kept in per-copy arrays.
+the vector env, and appends the step's batch arrays, stacked into ``(T, num_envs)``
+arrays at the end. Episode returns and lengths are kept in preallocated per-copy arrays.
 
 The env must follow Gymnasium's next-step autoreset (the project's
 :class:`~cappuccino_ray.env.vector_env.CryptoTradingVectorEnv`, or gymnasium's
@@ -65,10 +65,6 @@ class Rollout:
     valid: np.ndarray
     logp: np.ndarray | None = None
     dist_inputs: np.ndarray | None = None
-
-    def env_steps(self) -> int:
-        """Env steps in the rollout (autoreset steps excluded)."""
-        return int(np.count_nonzero(self.valid))
 
 
 @dataclass(frozen=True)
@@ -262,7 +258,7 @@ class VectorEnvRunner(rl.SingleAgentEnvRunner):
             dist_l.append(dist_inputs)
             ts += int(np.count_nonzero(valid))
             self._episode_step(reward, valid, term | trunc)
-            obs = np.array(nxt, dtype=np.float32)  # a copy: an env may reuse its buffer
+            obs = np.asarray(nxt, dtype=np.float32)  # vector envs return a fresh array each step
         obs_l.append(obs)
         self._obs = obs
         rollout = Rollout(

@@ -108,10 +108,11 @@ class LeanPPO(rl.PPO):
             rollout = runner.sample_arrays(num_timesteps=int(cfg.total_train_batch_size))
             me.metrics.aggregate([runner.get_metrics()], key=rl.ENV_RUNNER_RESULTS)
         module = rl.learner_module(me)
+        device = next(module.parameters()).device  # the learner's module is on CUDA with num_gpus > 0
         t_len, n = rollout.obs.shape[:2]
         with torch.inference_mode():
-            obs = torch.from_numpy(rollout.obs.reshape(t_len * n, -1))
-            values = module.compute_values({rl.OBS: obs}).numpy().reshape(t_len, n).astype(np.float64)
+            obs = torch.from_numpy(rollout.obs.reshape(t_len * n, -1)).to(device)
+            values = module.compute_values({rl.OBS: obs}).cpu().numpy().reshape(t_len, n).astype(np.float64)
         data = ppo_batch(rollout, values, gamma=float(cfg.gamma), lambda_=float(cfg.lambda_))
         steps = len(data[rl.ADVANTAGES])
         batch = rl.MultiAgentBatch({rl.DEFAULT_MODULE_ID: rl.SampleBatch(data)}, env_steps=steps)

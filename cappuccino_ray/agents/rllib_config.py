@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from cappuccino_ray.agents import rllib_names as rl
+from cappuccino_ray.agents.env_runner import VectorEnvRunner
+from cappuccino_ray.agents.lean_dqn import LeanDQN
+from cappuccino_ray.agents.lean_ppo import LeanPPO
 
 __all__ = ["algorithm_config"]
 
@@ -73,11 +76,6 @@ def algorithm_config(
     if algo == "dqn":
         kwargs["replay_buffer_config"] = {"type": rl.REPLAY_BUFFER_TYPE, "capacity": buffer_size}
         kwargs["td_error_loss_fn"] = "huber"
-    # Imported here: these modules import this one for RLlib's names.
-    from cappuccino_ray.agents.env_runner import VectorEnvRunner
-    from cappuccino_ray.agents.lean_dqn import LeanDQN
-    from cappuccino_ray.agents.lean_ppo import LeanPPO
-
     cfg: rl.AlgorithmConfig = (
         rl.PPOConfig(algo_class=LeanPPO if fast_runner else None)
         if algo == "ppo"

@@ -255,10 +255,9 @@ def sync_runner_weights(algo: Algorithm) -> None:
 
 
 def seed_replay_buffer(algo: Algorithm, seed: int) -> None:
-    """Seed the replay buffer's sampler (RLlib creates it with an unseeded generator)."""
+    """Seed RLlib's replay buffer's sampler (RLlib creates it unseeded; LeanDQN seeds its own)."""
     import numpy as np
 
-    for name in ("local_replay_buffer", "flat_replay"):
-        buffer = getattr(algo, name, None)
-        if buffer is not None and hasattr(buffer, "rng"):
-            buffer.rng = np.random.default_rng(seed)
+    buffer = getattr(algo, "local_replay_buffer", None)
+    if buffer is not None and hasattr(buffer, "rng"):
+        buffer.rng = np.random.default_rng(seed)

@@ -61,7 +61,6 @@ def build_algorithm_config(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: WarmStart | None = None,
-    fast_runner: bool = True,
 ) -> rl.AlgorithmConfig:
     """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`).
 
@@ -78,7 +77,7 @@ def build_algorithm_config(
             seed=seed,
             num_gpus=trial.num_gpus,
             warm_start=warm_start,
-            fast_runner=fast_runner,
+            fast_runner=trial.fast_runner,
         )
     return build_ddqn_config(
         params,
@@ -87,7 +86,7 @@ def build_algorithm_config(
         seed=seed,
         train_steps=trial.train_steps,
         num_gpus=trial.num_gpus,
-        fast_runner=fast_runner,
+        fast_runner=trial.fast_runner,
     )
 
 
@@ -105,7 +104,6 @@ def train_agent(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: WarmStart | None = None,
-    fast_runner: bool = True,
 ) -> TrainOutcome:
     """Train a fresh agent for ``trial.train_steps`` env steps.
 
@@ -116,7 +114,6 @@ def train_agent(
         seed: Seed of this run.
         env: Env id or class (tests may pass a toy env class).
         warm_start: Where PPO's first weights come from (see :func:`.ppo.load_warm_start`).
-        fast_runner: Sample with the project's vector env runner (False: RLlib's own).
 
     Returns:
         The weights and training figures.
@@ -132,7 +129,6 @@ def train_agent(
         seed=seed,
         env=env,
         warm_start=warm_start,
-        fast_runner=fast_runner,
     ).build_algo()
     rl.seed_replay_buffer(algo, seed)
     build_s = time.perf_counter() - t0

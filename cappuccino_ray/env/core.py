@@ -246,8 +246,6 @@ class MarketCore:
         self.bench_units = np.zeros((n, b))
         #: Each account's trailing volume from elsewhere (the fee tier's starting point).
         self.start_volume = np.full(b, params.starting_volume)
-        #: Forced sales over every step of every account so far (training reports it).
-        self.forced_sales_total = 0
 
     def volume_30d(self) -> np.ndarray:
         """Trailing fee-window volume of each account, including the starting volume."""
@@ -317,7 +315,6 @@ class MarketCore:
         forced = self.age >= p.max_hold_bars
         forced &= tradable
         forced &= self.units > 0.0
-        self.forced_sales_total += int(np.count_nonzero(forced))
         fills = execute_orders(
             self.cash,
             self.units,

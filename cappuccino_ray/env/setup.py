@@ -269,12 +269,3 @@ class Observer:
         out[:, 0::per] = weights.T
         out[:, 1::per] = age_fraction.T
         return out
-
-    def build_one(self, bar: int, weights: list[float], age_fraction: list[float]) -> np.ndarray:
-        """One account's observation ``(obs_size,)``: :meth:`build` without the batch arrays."""
-        if self.table is None:
-            return self.build(np.array([bar]), np.array(weights)[:, None], np.array(age_fraction)[:, None])[0]
-        out = self.table[bar].copy()
-        out[0 :: self.per_asset] = weights
-        out[1 :: self.per_asset] = age_fraction
-        return out

@@ -16,7 +16,6 @@ import gymnasium as gym
 import numpy as np
 
 from cappuccino_ray.env.core import MarketCore, StepResult
-from cappuccino_ray.env.core_one import continuous_targets, discrete_targets, fast_path_ok, step_one
 from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup
 from cappuccino_ray.env.spaces import (
     action_space,
@@ -125,10 +124,6 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
         self._observer = Observer(self.setup.features, s.lookback)
         self._rows = np.zeros(1, dtype=np.int64)
         self._active = False
-        # Python-float steps (bit-identical to the core's; see core_one) when they apply.
-        self._fast = fast_path_ok(self._core)
-        self._rates_cache: dict[float, tuple[float, float, int]] = {}
-        self._age_scale = 1.0 / self.setup.params.max_hold_bars
 
     def targets(self, action: Any) -> np.ndarray:
         """Target weights ``(1, n)`` of one action (``NaN`` = hold)."""
@@ -159,31 +154,8 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
         """Fill the action's orders at the next bar's open and mark at its close."""
         if not self._active:
             raise TrainingError("step() called before reset() or after the episode ended; call reset()")
-        target = self._fast_targets(action) if self._fast else None
-        if target is not None:
-            return self._step_one(target)
         res = self._core.step(self.targets(action).T)
         truncated = bool(res.done[0])
         self._active = not truncated
         info = row_info(info_columns(res, self._core.benchmark_value()), 0) if self.setup.info else {}
         return self._obs(), float(res.reward[0]), False, truncated, info
-
-    def _fast_targets(self, action: Any) -> list[float] | None:
-        """Targets as a list, or ``None`` to leave an odd action to the vectorised mapping."""
-        s = self.setup.settings
-        try:
-            if s.action_mode == "discrete":
-                return discrete_targets(action, self.n_assets, s.discrete_levels)
-            return continuous_targets(action, self.n_assets)
-        except (ValueError, TypeError):
-            return None
-
-    def _step_one(self, target: list[float]) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        core = self._core
-        one = step_one(core, target, self._rates_cache)
-        self._active = not one.done
-        scale = self._age_scale
-        ages = [min(a * scale, 1.0) for a in core.age[:, 0].tolist()]
-        obs = self._observer.build_one(one.bar, one.weights, ages)
-        info = row_info(info_columns(one.as_result(), core.benchmark_value()), 0) if self.setup.info else {}
-        return obs, one.reward, False, one.done, info

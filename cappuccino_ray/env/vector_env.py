@@ -75,12 +75,13 @@ class CryptoTradingVectorEnv(VectorEnv):
         self._observer = Observer(self.setup.features, s.lookback)
         self._rngs: list[np.random.Generator] | None = None
         self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._forced_total = 0
         self._all = np.arange(num_envs)
 
     @property
     def forced_sales_total(self) -> int:
-        """Forced sales over every step of every copy so far."""
-        return self._core.forced_sales_total
+        """Forced sales of every copy's real steps so far (training reports it)."""
+        return self._forced_total
 
     def targets(self, actions: Any) -> np.ndarray:
         """Target weights ``(num_envs, n)`` of a batch of actions (``NaN`` = hold)."""
@@ -128,6 +129,8 @@ class CryptoTradingVectorEnv(VectorEnv):
         truncated = res.done.copy()
         info = _batch_info(info_columns(res, core.benchmark_value())) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
+        # Copies reset this step stepped a finished episode: their results, forced sales too, are void.
+        self._forced_total += int(np.count_nonzero(res.forced)) - int(np.count_nonzero(res.forced[:, rows]))
         if len(rows):
             self._reset_rows(rows)
             reward[rows] = 0.0

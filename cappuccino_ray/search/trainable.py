@@ -305,7 +305,6 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
             env_config=setup.env_config(list(plan.train_segments), "train"),
             seed=seed,
             warm_start=warm.start,
-            fast_runner=trial.fast_runner,
         )
     except CappuccinoError:
         raise

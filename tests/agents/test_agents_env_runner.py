@@ -241,10 +241,12 @@ def test_both_algorithms_train_through_either_runner(ray_session, algo, fast):
 
     register_envs()
     extra = {"train_batch_size": 256, "minibatch_size": 128} if algo == "ppo" else {"learning_starts": 256}
-    trial, params = parse_trial_config({"algo": algo, "train_steps": 1024, "num_envs": 8, **extra})
+    trial, params = parse_trial_config(
+        {"algo": algo, "train_steps": 1024, "num_envs": 8, "fast_runner": fast, **extra}
+    )
     settings = {"action_mode": "discrete" if algo == "ddqn" else "continuous", "episode_bars": 40}
     env_config = {"market": generate_market(600, seed=0), "mode": "train", "settings": settings}
-    out = train_agent(trial, params, env_config=env_config, seed=0, fast_runner=fast)
+    out = train_agent(trial, params, env_config=env_config, seed=0)
     assert out.env_steps >= 1024
     assert out.losses and all(np.isfinite(v) for v in out.losses.values())
 
