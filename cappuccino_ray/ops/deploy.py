@@ -38,11 +38,21 @@ from cappuccino_ray.errors import CappuccinoError, DeployError
 from cappuccino_ray.ops.gate import GateResult
 from cappuccino_ray.ops.state import now_utc, read_json
 
-__all__ = ["CURRENT", "Deployer", "check_report", "code_version", "hash_tree"]
+__all__ = ["CURRENT", "Deployer", "check_report", "checkpoint_digest", "code_version", "hash_tree"]
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
 _PARTIAL = re.compile(r"(\.tmp|\.partial|\.incomplete|\.lock)$|^\.tmp")
+
+
+def tree_digest(files: list[dict[str, Any]]) -> str:
+    """One SHA-256 of a :func:`hash_tree` listing: the manifest's ``checkpoint_sha256``."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def checkpoint_digest(root: Path) -> str:
+    """The digest of a checkpoint folder, as a deployment manifest records it."""
+    return tree_digest(hash_tree(root))
 
 
 def hash_tree(root: Path) -> list[dict[str, Any]]:
@@ -254,7 +264,9 @@ class Deployer:
                     f"checkpoint {src} changed while it was copied; it is still being written, retry later"
                 )
             when = datetime.now(UTC)  # microseconds: orders deployments made within one second
-            digest = hashlib.sha256(json.dumps(copied, sort_keys=True).encode()).hexdigest()
+            digest = hashlib.sha256(
+                json.dumps(copied, sort_keys=True).encode()
+            ).hexdigest()  # = checkpoint_digest
             dep_id = self._new_id(
                 when, str(winner.get("algorithm", "agent")), str(winner.get("interval", "")), digest
             )

@@ -18,7 +18,6 @@ import numpy as np
 
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import DataError
-from cappuccino_ray.paper._agent_env import env_settings_of
 from cappuccino_ray.paper.sources import bar_index, iso_ns, to_ns
 
 __all__ = ["METRICS", "BacktestResult", "metrics_table", "run_backtest"]
@@ -99,7 +98,7 @@ def run_backtest(
     b = market.n_bars - 1 if b is None else b
     if b - a < 1:
         raise DataError("the backtest window holds fewer than 2 bars; widen --start/--end")
-    env_config = {"market": market, "segments": [(a, b + 1)], "settings": env_settings_of(agent)}
+    env_config = {"market": market, "segments": [(a, b + 1)], "settings": agent.spec.env_settings}
     res = evaluate_policy(agent.act, env_config)
     summary = {
         "checkpoint": str(checkpoint),

@@ -5,9 +5,10 @@ For each newly closed bar ``i`` (in order, never twice):
 1. The targets decided on bar ``i - 1`` are filled at bar ``i``'s open and the
    account is marked at its close, through the order router (the market core
    on paper), starting from the account state the book holds.
-2. Features are computed on the candles up to bar ``i`` only (as live) and
-   the agent decides its targets on bar ``i``'s observation: they wait in the
-   book for bar ``i + 1``.
+2. The agent decides its targets on bar ``i``'s observation: they wait in the
+   book for bar ``i + 1``. Features are computed once per run over the candles
+   it is given; they are past-only, so bar ``i``'s row is what the candles up to
+   ``i`` alone give (the look-ahead tests check it to the bit).
 3. Both land in the book in one transaction.
 
 The first bar a book sees only decides (the account is all cash, as the env
@@ -18,7 +19,6 @@ segment: ``backtest`` and ``paper run --replay`` agree to the last bit.
 
 from __future__ import annotations
 
-import hashlib
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,21 +30,12 @@ import numpy as np
 
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import ConfigError, DataError
-from cappuccino_ray.paper._agent_env import env_settings_of
 from cappuccino_ray.paper.backtest import check_market
 from cappuccino_ray.paper.book import Book, BookBar
 from cappuccino_ray.paper.orders import CoreRouter, OrderRouter
 from cappuccino_ray.paper.sources import iso_ns, to_ns
 
-__all__ = ["PaperEngine", "StopFlag", "checkpoint_digest"]
-
-
-def checkpoint_digest(checkpoint: str | Path) -> str:
-    """SHA-256 over the checkpoint's ``agent.json`` and ``weights.pt``."""
-    h = hashlib.sha256()
-    for name in ("agent.json", "weights.pt"):
-        h.update((Path(checkpoint) / name).read_bytes())
-    return h.hexdigest()
+__all__ = ["PaperEngine", "StopFlag"]
 
 
 class StopFlag:
@@ -100,11 +91,12 @@ class PaperEngine:
         self.checkpoint = Path(checkpoint)
         self.agent = load_agent(self.checkpoint)
         self.spec = self.agent.spec
-        self.settings = env_settings_of(self.agent)
+        self.settings = self.spec.env_settings  # the checkpoint's own, fee tiers included
         self.book = book
-        self.router = router
         self.on_bar = on_bar
         self.symbols: tuple[str, ...] = tuple(self.spec.symbols)
+        from cappuccino_ray.ops.deploy import checkpoint_digest
+
         digest = checkpoint_digest(self.checkpoint)
         meta = book.meta()
         if "checkpoint_sha256" in meta and meta["checkpoint_sha256"] != digest:
@@ -124,56 +116,25 @@ class PaperEngine:
                     "initial_cash": self.settings.initial_cash,
                 }
             )
-        self._setup: Any = None
+        self.router = router
 
-    def _mechanics(self, market: MarketData) -> Any:
-        """The env setup of ``market`` (params, fee model, warm-up), built once."""
-        if self._setup is None:
-            from cappuccino_ray.env.setup import build_setup
+    def _setup_of(self, market: MarketData) -> Any:
+        """The env setup of ``market`` (its features once, the fee model and core parameters)."""
+        from cappuccino_ray.env.setup import build_setup
 
-            self._setup = build_setup(
-                {"market": market, "settings": env_settings_of(self.agent), "mode": "eval", "info": True}
-            )
-            if self.router is None:
-                self.router = CoreRouter(self._setup.fee_model, self._setup.params)
-        return self._setup
+        setup = build_setup({"market": market, "settings": self.settings, "mode": "eval", "info": True})
+        if self.router is None:
+            self.router = CoreRouter(setup.fee_model, setup.params)
+        return setup
 
-    def first_bar(self, market: MarketData) -> int:
-        """The first bar that can decide: the features' warm-up plus the look-back."""
-        setup = self._mechanics(market)
-        return int(setup.warmup + self.settings.lookback - 1)
-
-    def _observation(
-        self, market: MarketData, i: int, weights: np.ndarray, age_frac: np.ndarray
-    ) -> np.ndarray:
-        """Bar ``i``'s observation from features of candles ``0..i`` only (as the env builds it)."""
-        from cappuccino_ray.env.setup import Observer
-        from cappuccino_ray.features import compute_features
-
-        s = self.settings
-        fs = compute_features(market.slice(0, i + 1), rolling=s.rolling_features)
-        k = self._setup.n_features
-        window = fs.values[i - s.lookback + 1 : i + 1, :, :k]
-        # The env's clip of the features (build_setup): NaN -> 0, then [-obs_clip, obs_clip].
-        clip = np.float32(s.obs_clip)
-        window = np.clip(np.nan_to_num(window.astype(np.float32), nan=0.0), -clip, clip)
-        obs: np.ndarray = Observer(window, s.lookback).build(
-            np.array([s.lookback - 1]), weights[:, None], age_frac[:, None]
-        )[0]
-        return obs
-
-    def _targets(self, obs: np.ndarray) -> np.ndarray:
-        """The env's targets of the agent's action (``CryptoTradingEnv.targets``)."""
-        from cappuccino_ray.env.spaces import continuous_to_weights, discrete_to_weights
-
-        action = self.agent.act(obs)
-        n = self.spec.n_assets
-        if self.settings.action_mode == "discrete":
-            return discrete_to_weights(np.asarray(action).reshape(1), n, self.settings.discrete_levels)[0]
-        return continuous_to_weights(np.asarray(action, dtype=np.float64).reshape(1, n))[0]
-
-    def process(self, market: MarketData, i: int) -> BookBar | None:
+    def process(self, market: MarketData, i: int, setup: Any, observer: Any) -> BookBar | None:
         """Process closed bar ``i`` of ``market`` (fill the last decision, decide, record).
+
+        Args:
+            market: The candles.
+            i: The closed bar.
+            setup: ``market``'s env setup (:meth:`_setup_of`).
+            observer: An ``Observer`` of its features.
 
         Returns:
             The bar's figures, or None for the book's first bar (a decision only).
@@ -181,7 +142,6 @@ class PaperEngine:
         Raises:
             DataError: If bar ``i`` does not follow the book's last bar.
         """
-        setup = self._mechanics(market)
         n = market.n_assets
         state = self.book.account()
         t_ns = to_ns(market.timestamps[i])
@@ -201,8 +161,8 @@ class PaperEngine:
             if pending is None:
                 raise DataError(f"the book has no decision for bar {iso_ns(last)}; it is damaged")
             rows = slice(i - 1, i + 1)
-            router = self.router or CoreRouter(setup.fee_model, setup.params)
-            ex = router.execute(
+            assert self.router is not None  # set with the setup
+            ex = self.router.execute(
                 prev if started else None,
                 pending,
                 (market.open[rows], market.close[rows], market.tradable[rows]),
@@ -225,7 +185,8 @@ class PaperEngine:
                 fee_rate=float(r.rate[0]),
                 volume_30d=float(r.volume_30d[0]),
             )
-        target = self._targets(self._observation(market, i, weights, age_frac))
+        obs = observer.build(np.array([i]), np.asarray(weights)[:, None], np.asarray(age_frac)[:, None])[0]
+        target = self.agent.target_weights(obs)
         self.book.record_bar(
             bar_time=t_ns,
             started=state is not None,
@@ -258,9 +219,13 @@ class PaperEngine:
         Returns:
             The number of bars processed.
         """
+        from cappuccino_ray.env.setup import Observer
+
         check_market(self.spec, market)
+        setup = self._setup_of(market)
+        observer = Observer(setup.features, self.settings.lookback)
         state = self.book.account()
-        lo = self.first_bar(market)
+        lo = int(setup.warmup + self.settings.lookback - 1)  # the first bar that can decide
         if state is None:
             i0 = lo if start is None else max(start, lo)
         else:
@@ -276,6 +241,6 @@ class PaperEngine:
         for i in range(i0, hi + 1):
             if stop is not None and stop.set:
                 break
-            self.process(market, i)
+            self.process(market, i, setup, observer)
             done += 1
         return done
