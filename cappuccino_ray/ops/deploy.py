@@ -278,7 +278,7 @@ class Deployer:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self._switch(dep_id)
-        self._log("deploy", dep_id, previous=manifest.get("replaces"))
+        self.log("deploy", dep_id, previous=manifest.get("replaces"))
         return manifest
 
     def _new_id(self, when: datetime, algo: str, interval: str, digest: str) -> str:
@@ -338,11 +338,17 @@ class Deployer:
         os.symlink(dep_id, tmp)
         os.replace(tmp, link)
 
-    def _log(self, action: str, dep_id: str, **fields: Any) -> None:
+    def log(self, action: str, dep_id: str | None, **fields: Any) -> None:
+        """Append an event (deploy, rollback, promote, demote...) to the deployment history."""
         append_jsonl(
             self.root / "history.jsonl",
             {"time": now_utc().isoformat(), "action": action, "id": dep_id, **fields},
         )
+
+    def clear_current(self) -> None:
+        """Leave nothing current (a paused champion); the history keeps what was."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / CURRENT).unlink()
 
     def rollback(self, dep_id: str | None = None) -> dict[str, Any]:
         """Make ``dep_id`` (default: the deployment before the current one) current again.
@@ -376,5 +382,5 @@ class Deployer:
             )
         self.verify(dep_id)
         self._switch(dep_id)
-        self._log("rollback", dep_id, previous=current)
+        self.log("rollback", dep_id, previous=current)
         return self.show(dep_id)

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cappuccino_ray.atomic import append_jsonl, write_json_atomic
+from cappuccino_ray.atomic import write_json_atomic
 from cappuccino_ray.config.paper import PromotionConfig
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import CappuccinoError, DeployError
@@ -129,6 +130,8 @@ class Arena:
         path = self.root / ARENA_FILE
         self.state: dict[str, Any] = read_json(path) if path.is_file() else {"challenger": None}
         self._open: dict[str, tuple[Book, PaperEngine]] = {}
+        #: Each open book's bars, read once when it opens and extended by its engine bar by bar.
+        self._bars: dict[str, list[dict[str, Any]]] = {}
 
     # -- challengers -------------------------------------------------------------------------------
     def propose(self, run: str | Path) -> str:
@@ -189,25 +192,28 @@ class Arena:
         return out
 
     # -- bars --------------------------------------------------------------------------------------
-    def step(self, market: MarketData) -> Verdict:
+    def step(self, market: MarketData, until: int | None = None) -> Verdict:
         """Feed new closed bars to both books, then apply the rules once.
 
         Args:
-            market: Closed candles up to now (a new book starts at its last bar).
+            market: Closed candles (a new book starts at the last bar processed).
+            until: The last closed bar (default: the market's last); a replay passes the whole
+                market and moves this, so features are computed once per replay, not per bar.
 
         Returns:
             What was done and why.
         """
+        last = market.n_bars - 1 if until is None else until
         current = self.deployer.current_id()
         if current is not None:
-            self._engine("champion", self.deployer.checkpoint_dir(current), current).run(
-                market, start=market.n_bars - 1
-            )
+            engine = self._engine("champion", current, lambda: self.deployer.checkpoint_dir(current))
+            engine.run(market, start=last, until=last)
         chall = self.state.get("challenger")
         if chall is not None:
-            self._engine("challenger", self._challenger_checkpoint(chall), chall["report_path"]).run(
-                market, start=market.n_bars - 1
+            engine = self._engine(
+                "challenger", chall["report_path"], lambda: self._challenger_checkpoint(chall)
             )
+            engine.run(market, start=last, until=last)
         if current is None:
             if chall is None:
                 return Verdict("none", "nothing deployed and no challenger")
@@ -217,14 +223,14 @@ class Arena:
             _, report, gate = gated_report(report_path, self.settings)
             self._promote(report_path, report, gate, "nothing is deployed", from_book=True)
             return Verdict("promote", "nothing is deployed")
-        champ_bars = self._open["champion"][0].bars()
+        champ_bars = self._bars["champion"]
         verdict = judge_demotion(champ_bars, self.cfg, self._initial("champion"))
         if verdict.action == "demote":
             self._demote(current, verdict.reason)
             return verdict
         if chall is None:
             return verdict
-        verdict = judge_promotion(champ_bars, self._open["challenger"][0].bars(), self.cfg, market.interval)
+        verdict = judge_promotion(champ_bars, self._bars["challenger"], self.cfg, market.interval)
         if verdict.action == "promote":
             from cappuccino_ray.paper.promotion import gated_report
 
@@ -237,6 +243,7 @@ class Arena:
         for book, _ in self._open.values():
             book.close()
         self._open.clear()
+        self._bars.clear()
 
     # -- internals ---------------------------------------------------------------------------------
     def _challenger_checkpoint(self, chall: dict[str, Any]) -> Path:
@@ -244,8 +251,11 @@ class Arena:
 
         return resolve_checkpoint(Path(chall["report_path"]).parent)
 
-    def _engine(self, slot: str, checkpoint: Path, owner: str) -> PaperEngine:
-        """The slot's engine; a book of another owner is retired first."""
+    def _engine(self, slot: str, owner: str, checkpoint: Callable[[], Path]) -> PaperEngine:
+        """The slot's engine; a book of another owner is retired first.
+
+        ``checkpoint`` is called only when a new engine is opened (finding it verifies its files).
+        """
         if slot in self._open:
             book, engine = self._open[slot]
             if book.meta().get("owner") == owner:
@@ -256,15 +266,18 @@ class Arena:
             book.close()
             self._retire(slot)
             book = Book(self.root / slot)
-        engine = PaperEngine(checkpoint, book, mode="arena")
+        bars = book.bars()
+        engine = PaperEngine(checkpoint(), book, mode="arena", on_bar=lambda b: bars.append(asdict(b)))
         book.set_meta({"owner": owner})
         self._open[slot] = (book, engine)
+        self._bars[slot] = bars
         return engine
 
     def _initial(self, slot: str) -> float:
         return float(self._open[slot][0].meta()["initial_cash"])
 
     def _retire(self, slot: str) -> None:
+        self._bars.pop(slot, None)
         if slot in self._open:
             self._open.pop(slot)[0].close()
         src = self.root / slot
@@ -274,8 +287,7 @@ class Arena:
             os.replace(src, dest)
 
     def _history(self, action: str, dep_id: str | None, reason: str, **fields: Any) -> None:
-        record = {"time": now_utc().isoformat(), "action": action, "id": dep_id, "reason": reason, **fields}
-        append_jsonl(self.deployer.root / "history.jsonl", record)
+        self.deployer.log(action, dep_id, reason=reason, **fields)
 
     def _promote(
         self, report_path: Path, report: Any, gate: Any, reason: str, *, from_book: bool = False
@@ -288,8 +300,7 @@ class Arena:
         )
         self._retire("champion")
         if from_book:  # the challenger's paper record carries on as the champion's
-            if "challenger" in self._open:
-                self._open.pop("challenger")[0].close()
+            self._retire("challenger")
             with contextlib.suppress(FileNotFoundError):
                 os.replace(self.root / "challenger", self.root / "champion")
             with Book(self.root / "champion") as book:
@@ -306,8 +317,7 @@ class Arena:
             except DeployError:
                 how = "pause"  # nothing earlier to roll back to
         if how == "pause":
-            with contextlib.suppress(FileNotFoundError):
-                (self.deployer.root / "current").unlink()
+            self.deployer.clear_current()
         self._history("demote", current, reason, outcome=how, current=target)
         self.notifier.notify(
             "demoted",
@@ -351,11 +361,11 @@ def _run_arena(arena: Arena, args: Any, stop: Any) -> list[dict[str, Any]]:
         if args.from_scheduler:
             arena.adopt_scheduled()
 
-    def record(market: MarketData, verdict: Verdict) -> None:
+    def record(when: Any, verdict: Verdict) -> None:
         if verdict.action != "none":
             out.append(
                 {
-                    "bar": iso_ns(to_ns(market.timestamps[-1])),
+                    "bar": iso_ns(to_ns(when)),
                     "action": verdict.action,
                     "reason": verdict.reason,
                 }
@@ -370,14 +380,13 @@ def _run_arena(arena: Arena, args: Any, stop: Any) -> list[dict[str, Any]]:
             if stop.set:
                 break
             adopt()
-            market = full.slice(0, i + 1)
-            record(market, arena.step(market))
+            record(full.timestamps[i], arena.step(full, until=i))
         return out
     while not stop.set:
         adopt()
         spec = _any_spec(arena)
         market = market_from_store(args.data_config, tuple(spec.symbols), spec.interval)
-        record(market, arena.step(market))
+        record(market.timestamps[-1], arena.step(market))
         if until is not None and market.timestamps[-1] >= until:
             break
         deadline = time.monotonic() + args.poll_seconds
