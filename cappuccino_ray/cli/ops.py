@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 from typing import Any
-
-from cappuccino_ray.errors import DeployError
 
 
 def register(sub: Any) -> None:
@@ -184,18 +181,9 @@ def _status_text(st: dict[str, Any]) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     """``deploy check RUN``: every gate check with its value and rule; 0 passes, 1 refused."""
-    from cappuccino_ray.ops.deploy import check_report
-    from cappuccino_ray.ops.gate import evaluate_gate
-    from cappuccino_ray.ops.state import read_json
-    from cappuccino_ray.run_files import TRAINING_REPORT_FILE
+    from cappuccino_ray.paper.promotion import load_gate
 
-    path = Path(args.run)
-    report_path = path / TRAINING_REPORT_FILE if path.is_dir() else path
-    if not report_path.is_file():
-        raise DeployError(f"{args.run}: no {TRAINING_REPORT_FILE}; pass a run folder or its report")
-    report = read_json(report_path)
-    check_report(report)
-    gate = evaluate_gate(report, _settings(args).deploy.gate)
+    _, _, gate = load_gate(args.run, _settings(args))
     rows = [
         f"{'pass' if c.passed else 'FAIL'}  {c.name:<16} "
         f"{'missing' if c.value is None else format(c.value, '.4g'):>10}  needs {c.rule}"

@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
     res.add_argument(
         "--results-dir",
         default="results",
-        help="folder or s3:// / gs:// URI holding the runs (default: results)",
+        help=_RESULTS_HELP,
     )
     res.set_defaults(func=_results)
 
@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
     rep.add_argument(
         "--results-dir",
         default="results",
-        help="folder or s3:// / gs:// URI holding the runs (default: results)",
+        help=_RESULTS_HELP,
     )
     rep.add_argument("--out", default=None, help="write here instead of <run>/report.html")
     rep.set_defaults(func=_report)

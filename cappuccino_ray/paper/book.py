@@ -250,28 +250,26 @@ class Book:
         pending = None if row[12] is None else _f64(row[12])
         return int(row[0]), bool(row[1]), acct, pending
 
-    def bars(self) -> list[dict[str, Any]]:
-        """Every processed bar, oldest first."""
-        cur = self.conn.execute("SELECT * FROM bars ORDER BY bar_time")
+    def _rows(self, sql: str) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def bars(self) -> list[dict[str, Any]]:
+        """Every processed bar, oldest first."""
+        return self._rows("SELECT * FROM bars ORDER BY bar_time")
 
     def fills(self) -> list[dict[str, Any]]:
         """Every fill, oldest first."""
-        cur = self.conn.execute("SELECT * FROM fills ORDER BY id")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur]
+        return self._rows("SELECT * FROM fills ORDER BY id")
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order, oldest first."""
-        cur = self.conn.execute("SELECT * FROM orders ORDER BY id")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur]
+        return self._rows("SELECT * FROM orders ORDER BY id")
 
     def positions(self) -> list[dict[str, Any]]:
         """Units, age and weight per asset after the last bar."""
-        cur = self.conn.execute("SELECT symbol, units, age_bars, weight FROM positions ORDER BY symbol")
-        return [{"symbol": s, "units": u, "age_bars": a, "weight": w} for s, u, a, w in cur]
+        return self._rows("SELECT symbol, units, age_bars, weight FROM positions ORDER BY symbol")
 
     # -- writes ------------------------------------------------------------------------------------
     @contextmanager

@@ -131,6 +131,7 @@ def _run_paper(args: argparse.Namespace, checkpoint: Path, stop: Any) -> dict[st
                 notifier.notify("paper_error", text, state=str(state))
             raise
         finally:
+            daily.flush()  # the last, unfinished day's summary too
             with contextlib.suppress(FileNotFoundError):
                 (state / PID_FILE).unlink()
     return {"processed": done, **status(state)}

@@ -17,6 +17,25 @@ from cappuccino_ray.run_files import TRAINING_REPORT_FILE
 __all__ = ["deploy_run", "gated_report"]
 
 
+def load_gate(run: str | Path, settings: Any) -> tuple[Path, dict[str, Any], Any]:
+    """A run's report and its winner's gate decision (nothing notified, nothing refused).
+
+    Raises:
+        DeployError: If there is no report or the run did not complete.
+    """
+    from cappuccino_ray.ops.deploy import check_report
+    from cappuccino_ray.ops.gate import evaluate_gate
+    from cappuccino_ray.ops.state import read_json
+
+    path = Path(run)
+    report_path = path / TRAINING_REPORT_FILE if path.is_dir() else path
+    if not report_path.is_file():
+        raise DeployError(f"{run}: no {TRAINING_REPORT_FILE}; pass a run folder or its report")
+    report = read_json(report_path)
+    check_report(report)
+    return report_path, report, evaluate_gate(report, settings.deploy.gate)
+
+
 def gated_report(run: str | Path, settings: Any) -> tuple[Path, dict[str, Any], Any]:
     """Read a run's report and put its winner through the gate.
 
@@ -27,18 +46,9 @@ def gated_report(run: str | Path, settings: Any) -> tuple[Path, dict[str, Any], 
         DeployError: If there is no report, the run failed, or the gate refuses
             the winner (the message lists the gate's reasons; ``gate_failed`` is notified).
     """
-    from cappuccino_ray.ops.deploy import check_report
-    from cappuccino_ray.ops.gate import evaluate_gate
     from cappuccino_ray.ops.notify import Notifier
-    from cappuccino_ray.ops.state import read_json
 
-    path = Path(run)
-    report_path = path / TRAINING_REPORT_FILE if path.is_dir() else path
-    if not report_path.is_file():
-        raise DeployError(f"{run}: no {TRAINING_REPORT_FILE}; pass a run folder or its report")
-    report = read_json(report_path)
-    check_report(report)
-    gate = evaluate_gate(report, settings.deploy.gate)
+    report_path, report, gate = load_gate(run, settings)
     if not gate.passed:
         run_id = report.get("run_id")
         Notifier(settings.deploy.notify, settings.paths.notifications).notify(
