@@ -35,7 +35,6 @@ __all__ = [
     "basename",
     "child",
     "download_dir",
-    "exists",
     "is_dir",
     "is_file",
     "is_remote",
@@ -50,7 +49,6 @@ __all__ = [
     "read_json",
     "resolve",
     "to_uri",
-    "upload_file",
     "write_bytes",
     "write_json",
 ]
@@ -150,13 +148,6 @@ def _info(location: str | os.PathLike[str]) -> Any:
     return fs.get_file_info(path)
 
 
-def exists(location: str | os.PathLike[str]) -> bool:
-    """Whether a file or folder is at ``location``."""
-    import pyarrow.fs as pafs
-
-    return bool(_info(location).type != pafs.FileType.NotFound)
-
-
 def is_file(location: str | os.PathLike[str]) -> bool:
     """Whether a file is at ``location``."""
     import pyarrow.fs as pafs
@@ -233,11 +224,6 @@ def write_json(location: str | os.PathLike[str], data: Any) -> str:
         return str(write_json_atomic(absolute(location), data))
     text = json.dumps(data, indent=2, default=json_default, allow_nan=False) + "\n"
     return write_bytes(location, text.encode("utf-8"))
-
-
-def upload_file(local: str | Path, location: str | os.PathLike[str]) -> str:
-    """Copy the local file ``local`` to ``location``."""
-    return write_bytes(location, Path(local).read_bytes())
 
 
 def download_dir(location: str | os.PathLike[str], dest: str | Path, *, exclude: Sequence[str] = ()) -> Path:

@@ -33,6 +33,7 @@ __all__ = [
     "PPOParams",
     "TrialConfig",
     "check_space",
+    "drawable",
     "hp",
     "parse_trial_config",
     "rllib_training",
@@ -243,7 +244,7 @@ def rllib_training(params: PPOParams | DDQNParams) -> dict[str, Any]:
     return {f.metadata["rllib"]: getattr(params, f.name) for f in fields(params) if f.metadata.get("rllib")}
 
 
-def _drawable(spec: Any, fixed: Mapping[str, Any], name: str, default: Any) -> list[Any]:
+def drawable(spec: Any, fixed: Mapping[str, Any], name: str, default: Any) -> list[Any]:
     """The values a search can give ``name``: range ends or choices, the fixed value, or the default."""
     if spec is not None:
         if spec.type == "categorical":
@@ -297,11 +298,11 @@ def check_space(
             raise ConfigError(
                 f"{key} is a {spec.type} range but {name} is declared {want}; write type: {want}"
             )
-        for value in _drawable(spec, fixed, name, None):
+        for value in drawable(spec, fixed, name, None):
             check_field(cls, name, value, source="", key=f"{space_key}.{name}")
     for a, b in cls.ORDERED:
-        high_a = max(_drawable(space.get(a), fixed, a, declared[a].default))
-        low_b = min(_drawable(space.get(b), fixed, b, declared[b].default))
+        high_a = max(drawable(space.get(a), fixed, a, declared[a].default))
+        low_b = min(drawable(space.get(b), fixed, b, declared[b].default))
         if high_a > low_b:
             raise ConfigError(
                 f"{a} can be drawn as {high_a}, above {b} {low_b} ({space_key}/{fixed_key}); "

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cappuccino_ray.config._loader import bounds, check_cpcv_groups, from_mapping, load_yaml, to_dict
-from cappuccino_ray.config.agents import check_space
+from cappuccino_ray.config.agents import check_space, drawable
 from cappuccino_ray.config.env import EnvSettings, deep_merge, load_env_settings
 from cappuccino_ray.config.tracking import TrackingConfig
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
 __all__ = [
+    "PBO_PARTITIONS",
     "AshaConfig",
     "ParamSpec",
     "Phase1Config",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 Algo = Literal["ppo", "ddqn"]
+
+#: CSCV partitions of a phase's probability of backtest overfitting, unless its file says otherwise.
+PBO_PARTITIONS = 8
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class Phase1Config:
     """Trials each combination gets (exactly)."""
     algo: Algo = "ppo"
     """Algorithm used in phase 1."""
-    pbo_partitions: int = field(default=8, metadata=bounds(ge=2))
+    pbo_partitions: int = field(default=PBO_PARTITIONS, metadata=bounds(ge=2))
     """Partitions of the CSCV used for phase 1's probability of backtest overfitting (even)."""
     seed: int = field(default=0, metadata=bounds(ge=0))
     """Base seed of the samplers and trials."""
@@ -206,7 +210,7 @@ class Phase2Config:
     """Start PPO trials from phase 1's best checkpoint."""
     seed_with_phase1_best: bool = True
     """Evaluate phase 1's best hyperparameters first (``points_to_evaluate``)."""
-    pbo_partitions: int = field(default=8, metadata=bounds(ge=2))
+    pbo_partitions: int = field(default=PBO_PARTITIONS, metadata=bounds(ge=2))
     """Partitions of the CSCV used for the probability of backtest overfitting (even)."""
     env: EnvSettings = field(default_factory=EnvSettings)
     """``configs/env.yaml`` with this file's ``env:`` on top (``max_hold_days`` comes from phase 1)."""
@@ -276,11 +280,7 @@ class RunConfig:
 
 
 def _max_lookback(space: Mapping[str, ParamSpec], fixed: Mapping[str, Any]) -> int:
-    spec = space.get("lookback")
-    if spec is not None:
-        values = spec.choices if spec.type == "categorical" else (spec.high,)
-        return int(max(float(v) for v in values or (1,)))
-    return int(fixed.get("lookback", 1))
+    return int(max(drawable(space.get("lookback"), fixed, "lookback", 1)))
 
 
 def _check_grace(asha: AshaConfig, budget: TrialBudget) -> None:

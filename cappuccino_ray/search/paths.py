@@ -22,6 +22,7 @@ whose first path every surviving trial of the first rung shares.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import numpy as np
 
 from cappuccino_ray import storage
 from cappuccino_ray.documents import DeflatedSharpe, Pbo
-from cappuccino_ray.errors import CappuccinoError
+from cappuccino_ray.errors import CappuccinoError, DataError
 from cappuccino_ray.intervals import bars_per_day, interval_ns, periods_per_year
 from cappuccino_ray.run_files import TEST_RETURNS_FILE
 from cappuccino_ray.search.results import TrialRow
@@ -105,6 +106,8 @@ def read_trial_paths(
         times.append(np.concatenate([arrays[f"t_{k}"].astype(np.int64) for k in keys]))
     if not returns:
         return None
+    if any(not np.array_equal(t, times[0]) for t in times[1:]):
+        raise DataError(f"{checkpoint}: the trial's backtest paths cover different bars; rerun the trial")
     return TrialPaths(trial_id, interval, times[0], np.stack(returns))
 
 
@@ -124,7 +127,8 @@ def path_matrix(trials: Sequence[TrialPaths], n_paths: int) -> tuple[np.ndarray,
         n_paths: Paths each column averages (trials with fewer are left out).
 
     Returns:
-        The matrix, the trials in its columns, and the number of repeated calendar bars (0).
+        The matrix, the trials in its columns, and the number of calendar bars a trial's paths
+        cover more than once (0 unless a path was assembled wrong; :func:`phase_pbo` then refuses).
     """
     used = [t for t in trials if t.n_paths >= n_paths]
     if not used:
@@ -135,7 +139,7 @@ def path_matrix(trials: Sequence[TrialPaths], n_paths: int) -> tuple[np.ndarray,
     for times, _ in series[1:]:
         common = np.intersect1d(common, times, assume_unique=True)
     columns = [r[np.searchsorted(times, common)] for times, r in series]
-    repeated = int(common.size - np.unique(common).size)
+    repeated = sum(int(t.times.size - np.unique(t.times).size) for t in used)
     return np.stack(columns, axis=1), used, repeated
 
 
@@ -150,6 +154,8 @@ def phase_pbo(trials: Sequence[TrialPaths], n_partitions: int) -> Pbo:
         matrix, used, repeated = path_matrix(trials, p)
         level: dict[str, object] = {"n_paths": p, "n_trials": len(used), "n_bars": int(matrix.shape[0])}
         try:
+            if repeated:
+                raise DataError(f"{repeated} calendar bars are in a trial's paths more than once")
             res = probability_of_backtest_overfitting(matrix, n_partitions)
             level["value"] = float(res.pbo)
             doc = Pbo(
@@ -164,22 +170,27 @@ def phase_pbo(trials: Sequence[TrialPaths], n_partitions: int) -> Pbo:
             )
         except CappuccinoError as exc:
             level["value"] = None
-            doc = Pbo(n_trials=len(used), n_bars=int(matrix.shape[0]), n_paths=p, reason=str(exc))
+            doc = Pbo(
+                n_trials=len(used),
+                n_bars=int(matrix.shape[0]),
+                n_paths=p,
+                repeated_bars=repeated,
+                reason=str(exc),
+            )
         levels.append(level)
         if headline is None or (headline.value is None and doc.value is not None):
             headline = doc
     if headline is None:
         return Pbo(reason="no trial completed a backtest path (every group tested once)")
-    return Pbo(**{**headline.to_json(), "by_paths": tuple(levels), "logits": headline.logits})
+    return dataclasses.replace(headline, by_paths=tuple(levels))
 
 
 def annual_sharpe(trial: TrialPaths) -> float | None:
     """The annualised Sharpe ratio of a trial's paths (their bar-by-bar mean); ``None`` if flat."""
-    r = trial.mean_of(trial.n_paths)
-    sd = float(np.std(r, ddof=1)) if r.size > 1 else 0.0
-    if not np.isfinite(sd) or sd == 0.0:
-        return None
-    return float(np.mean(r) / sd * np.sqrt(periods_per_year(trial.interval)))
+    from cappuccino_ray.validation import annualised_sharpe
+
+    sr = annualised_sharpe(trial.mean_of(trial.n_paths), trial.interval)
+    return sr if sr != 0.0 and np.isfinite(sr) else None
 
 
 def paths_bytes(trial: TrialPaths) -> bytes:
@@ -218,12 +229,7 @@ def cpcv_summary(rows: Sequence[TrialRow]) -> dict[str, Any]:
     cfg = rows[0].config
     n, k = int(cfg.get("n_groups", 0)), int(cfg.get("n_test_groups", 0))
     scored = max(r.splits_done for r in rows)
-    tests = [0] * n
-    if n > k >= 1:
-        cv = CombinatorialPurgedCV(n, k)
-        for i in cv.scoring_order()[:scored]:
-            for g in cv.test_group_ids[i]:
-                tests[g] += 1
+    tests = CombinatorialPurgedCV(n, k).tests_per_group(scored) if n > k >= 1 else [0] * n
     return {"n_groups": n, "n_test_groups": k, "n_splits_scored": scored, "tests_per_group": tests}
 
 

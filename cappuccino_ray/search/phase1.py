@@ -17,7 +17,7 @@ from typing import Any
 
 from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
-from cappuccino_ray.config.search import Phase1Config
+from cappuccino_ray.config.search import PBO_PARTITIONS, Phase1Config
 from cappuccino_ray.documents import Phase1Winner, read_typed
 from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.ranking import holding_days
@@ -148,7 +148,7 @@ def run_phase1(
 
 
 def summarise_phase1(
-    experiment_path: Location, *, expected_trials: int | None = None, pbo_partitions: int = 8
+    experiment_path: Location, *, expected_trials: int | None = None, pbo_partitions: int = PBO_PARTITIONS
 ) -> Phase1Winner:
     """Read the phase-1 experiment and write ``phase1_winner.json`` and ``phase1_all_results.json``.
 
@@ -173,18 +173,21 @@ def summarise_phase1(
 
 
 def phase1_winner_from_experiment(
-    experiment_path: Location, *, expected_trials: int | None = None
+    experiment_path: Location, *, expected_trials: int | None = None, pbo_partitions: int = PBO_PARTITIONS
 ) -> Phase1Winner:
     """The winner document of a phase-1 Tune experiment, queried with ``tune.ExperimentAnalysis``.
 
     Args:
         experiment_path: The phase-1 Tune experiment folder.
         expected_trials: Trials planned (recorded for the report).
+        pbo_partitions: CSCV partitions of the phase's PBO.
 
     Returns:
         The same document :func:`summarise_phase1` writes to ``phase1_winner.json``.
     """
-    return _winner_doc(rows_from_experiment(experiment_path), experiment_path, expected_trials, 8)
+    return _winner_doc(
+        rows_from_experiment(experiment_path), experiment_path, expected_trials, pbo_partitions
+    )
 
 
 def _winner_doc(
@@ -229,29 +232,18 @@ def load_phase1_winner(path: str | Path) -> Phase1Winner:
         ConfigError: If nothing usable is found at ``path``.
         DataError: If the winner file is not valid JSON.
     """
-    if storage.is_remote(path):
-        return _load_remote_winner(str(path))
-    p = Path(path)
-    candidates = [p] if p.is_file() else [p / PHASE1_WINNER_FILE, p / PHASE1_DIR / PHASE1_WINNER_FILE]
-    for c in candidates:
-        if c.is_file():
-            return read_typed(Phase1Winner, c)
-    if p.is_dir():
-        for exp in (p, p / PHASE1_DIR):
-            if any(exp.glob("experiment_state*.json")):
-                return phase1_winner_from_experiment(exp)
-    raise ConfigError(
-        f"{p}: no {PHASE1_WINNER_FILE} and no phase-1 Tune experiment there; "
-        f"pass the phase-1 results folder or its {PHASE1_WINNER_FILE}"
-    )
-
-
-def _load_remote_winner(uri: str) -> Phase1Winner:
-    """:func:`load_phase1_winner` for a storage URI (the file, the experiment or the run folder)."""
-    for c in (uri, storage.join(uri, PHASE1_WINNER_FILE), storage.join(uri, PHASE1_DIR, PHASE1_WINNER_FILE)):
+    where = str(path)  # a local path or a storage URI
+    for c in (
+        where,
+        storage.join(where, PHASE1_WINNER_FILE),
+        storage.join(where, PHASE1_DIR, PHASE1_WINNER_FILE),
+    ):
         if storage.is_file(c):
             return read_typed(Phase1Winner, c)
-    for exp in (uri, storage.join(uri, PHASE1_DIR)):
+    for exp in (where, storage.join(where, PHASE1_DIR)):
         if storage.list_files(exp, "experiment_state*.json"):
             return phase1_winner_from_experiment(exp)
-    raise ConfigError(f"{uri}: no {PHASE1_WINNER_FILE} and no phase-1 Tune experiment there")
+    raise ConfigError(
+        f"{where}: no {PHASE1_WINNER_FILE} and no phase-1 Tune experiment there; "
+        f"pass the phase-1 results folder or its {PHASE1_WINNER_FILE}"
+    )

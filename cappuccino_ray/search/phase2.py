@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from cappuccino_ray.config._loader import to_dict
 from cappuccino_ray.config.search import Phase2Config
 from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
 from cappuccino_ray.errors import ConfigError
+from cappuccino_ray.ranking import best_of
 from cappuccino_ray.run_files import PHASE2_COMPARISON_FILE, WINNER_PATHS_FILE
 from cappuccino_ray.search.paths import (
     annual_sharpe,
@@ -164,10 +164,8 @@ def summarise_phase2(
     per_algo: dict[str, Any] = {}
     for algo in cfg.algos:
         algo_rows = [r for r in rows if r.config.get("algo") == algo]
-        entry: dict[str, Any] = {"n_trials": len(algo_rows), "best": None}
-        if algo_rows and any(math.isfinite(r.objective) for r in algo_rows):
-            entry["best"] = best_row(algo_rows).summary()
-        per_algo[algo] = entry
+        best = best_of(algo_rows)
+        per_algo[algo] = {"n_trials": len(algo_rows), "best": best.summary() if best else None}
     paths = trial_paths(rows)
     pbo = phase_pbo(paths, cfg.pbo_partitions)
     # The deflated Sharpe deflates by every trial of both phases that competed for the winner.

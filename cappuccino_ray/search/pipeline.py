@@ -335,9 +335,11 @@ class _Job:
                 lambda: run_phase1(p1, data.markets, name=PHASE1_DIR, **common),
                 durations,
             )
+            if not opts.phase1_only:  # a --phase1-results winner was checked before Ray started
+                source = str(storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE))
+                check_phase1_checkpoint(winner1, p2, source)
         if opts.phase1_only:
             return winner1.to_json()
-        check_phase1_checkpoint(winner1, p2, str(storage.child(run_dir, PHASE1_DIR, PHASE1_WINNER_FILE)))
         w1 = winner1
         comparison = self._phase_doc(
             "phase 2",
@@ -383,8 +385,8 @@ class _Job:
         experiment = storage.child(self.run_dir, folder)
         done = storage.child(experiment, done_file)
         doc = load(done) if self.opts.resume and storage.is_file(done) else _phase(step, experiment, run)
-        durations[step.replace(" ", "")] = time.monotonic() - t
-        check_trial_failures(doc.to_json(), step, experiment)
+        durations[folder] = time.monotonic() - t  # "phase1", "phase2": the report's keys
+        check_trial_failures(doc.trial_counts, step, experiment)
         return doc
 
 

@@ -136,29 +136,30 @@ class RunLock:
 
 
 def first_trial_error(experiment_path: str | Path) -> str | None:
-    """The last line of the first failed trial's ``error.txt`` in a local experiment folder, if any."""
-    if storage.is_uri(str(experiment_path)):
-        return None
-    for err in sorted(Path(experiment_path).glob("*/error.txt")):
-        lines = [ln.strip() for ln in err.read_text(encoding="utf-8", errors="replace").splitlines()]
+    """The last line of the first failed trial's ``error.txt`` in an experiment folder (or URI), if any."""
+    for trial in storage.list_dirs(experiment_path):
+        raw = storage.read_bytes(storage.join(experiment_path, trial, "error.txt"))
+        lines = [ln.strip() for ln in (raw or b"").decode("utf-8", errors="replace").splitlines()]
         lines = [ln for ln in lines if ln]
         if lines:
-            return f"{err.parent.name}: {lines[-1]}"
+            return f"{trial}: {lines[-1]}"
     return None
 
 
-def check_trial_failures(doc: Mapping[str, Any], phase: str, experiment_path: str | Path) -> None:
+def check_trial_failures(
+    trial_counts: Mapping[str, Mapping[str, Any]], phase: str, experiment_path: str | Path
+) -> None:
     """Refuse a phase whose trials mostly errored (more than half), naming the first reason.
 
     Args:
-        doc: The phase's result document (``trial_counts``: combination -> status counts).
+        trial_counts: The phase document's ``trial_counts`` (combination -> status counts).
         phase: ``phase 1`` or ``phase 2``, for the message.
         experiment_path: The phase's Tune experiment folder (its trials' ``error.txt``).
 
     Raises:
         RunFailedError: If more than half of the phase's trials ended in ``ERROR``.
     """
-    counts = doc.get("trial_counts") or {}
+    counts = trial_counts
     total = sum(int(c.get("total", 0)) for c in counts.values())
     errors = sum(int(c.get("error", 0)) for c in counts.values())
     if total and errors / total > MAX_FAILED_SHARE:

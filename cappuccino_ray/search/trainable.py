@@ -344,7 +344,6 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
         "warm_started": int(warm.start is not None),
         "warm_start": warm.note,
         "test_groups": [g for g, _ in plan.test_groups],
-        "position": plan.position,
         "paths_complete": setup.cv.complete_paths(plan.position + 1),
         "train_forced_sales": outcome.forced_sales,
         "train_s": train_s,

@@ -28,6 +28,7 @@ period several times while skipping another, and after ``m`` splits with
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -61,11 +62,17 @@ def balanced_order(n_groups: int, n_test_groups: int) -> list[int]:
     Returns:
         A permutation of ``range(C(N, k))``.
     """
+    return list(_searched_order(n_groups, n_test_groups))
+
+
+@functools.lru_cache(maxsize=64)
+def _searched_order(n_groups: int, n_test_groups: int) -> tuple[int, ...]:
+    """The order of :func:`balanced_order`, searched once per ``(N, k)`` in a process."""
     search = _OrderSearch(list(itertools.combinations(range(n_groups), n_test_groups)), n_groups)
     if search.run():
-        return search.order
-    rest = [i for i in range(len(search.splits)) if i not in set(search.best)]
-    return search.best + rest
+        return tuple(search.order)
+    seen = set(search.best)
+    return tuple(search.best + [i for i in range(len(search.splits)) if i not in seen])
 
 
 class _OrderSearch:
@@ -150,7 +157,6 @@ class CombinatorialPurgedCV:
         self.n_test_groups = _check_int("n_test_groups", n_test_groups, 1)
         self.purge = _check_int("purge", purge, 0)
         self.embargo = _check_int("embargo", embargo, 0)
-        self._order: list[int] | None = None
         if self.n_test_groups >= self.n_groups:
             raise ConfigError(
                 f"n_test_groups ({self.n_test_groups}) must be smaller than n_groups ({self.n_groups}) "
@@ -181,25 +187,19 @@ class CombinatorialPurgedCV:
 
     def scoring_order(self) -> list[int]:
         """Split indices in the order a search scores them (see the module docstring)."""
-        if self._order is None:
-            self._order = balanced_order(self.n_groups, self.n_test_groups)
-        return list(self._order)
+        return balanced_order(self.n_groups, self.n_test_groups)
+
+    def tests_per_group(self, n_scored: int) -> list[int]:
+        """How often each group is tested by the first ``n_scored`` splits of :meth:`scoring_order`."""
+        counts = [0] * self.n_groups
+        for i in self.scoring_order()[:n_scored]:
+            for g in self.test_group_ids[i]:
+                counts[g] += 1
+        return counts
 
     def complete_paths(self, n_scored: int) -> int:
         """Backtest paths complete after the first ``n_scored`` splits of :meth:`scoring_order`."""
-        if n_scored >= self.n_splits:
-            return self.n_paths
-        return n_scored * self.n_test_groups // self.n_groups if self._balanced() else 0
-
-    def _balanced(self) -> bool:
-        order = self.scoring_order()
-        counts = [0] * self.n_groups
-        for i in order:
-            for g in self.test_group_ids[i]:
-                counts[g] += 1
-            if max(counts) - min(counts) > 1:
-                return False
-        return True
+        return min(self.tests_per_group(n_scored))
 
     @property
     def test_group_ids(self) -> tuple[tuple[int, ...], ...]:

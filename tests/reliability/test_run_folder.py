@@ -72,8 +72,8 @@ def test_mostly_failed_phase_is_a_failed_run_naming_the_first_error(tmp_path: Pa
     (tmp_path / "trial_b" / "error.txt").write_text("Traceback ...\nValueError: lr too high\n")
     doc = {"trial_counts": {"3d/1h": {"total": 4, "error": 3, "terminated": 1}}}
     with pytest.raises(RunFailedError, match=r"3 of 4 trials failed.*trial_b: ValueError: lr too high"):
-        check_trial_failures(doc, "phase 1", tmp_path)
-    check_trial_failures({"trial_counts": {"3d/1h": {"total": 4, "error": 2}}}, "phase 1", tmp_path)
+        check_trial_failures(doc["trial_counts"], "phase 1", tmp_path)
+    check_trial_failures({"3d/1h": {"total": 4, "error": 2}}, "phase 1", tmp_path)
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

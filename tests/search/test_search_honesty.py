@@ -11,6 +11,7 @@ import pytest
 
 from cappuccino_ray.agents.checkpoint import save_test_returns
 from cappuccino_ray.data.synthetic import generate_market
+from cappuccino_ray.errors import DataError
 from cappuccino_ray.features import compute_features
 from cappuccino_ray.search.paths import TrialPaths, path_matrix, phase_pbo, read_trial_paths
 from cappuccino_ray.search.splits import default_embargo, partition_start, plan_splits
@@ -68,6 +69,29 @@ def test_pbo_is_low_with_planted_skill_and_high_on_noise(tmp_path: Path) -> None
     assert all(v is not None for v in noise) and float(np.mean(noise)) >= 0.3
     assert skilled.repeated_bars == 0 and skilled.n_bars == 800 and skilled.n_trials == 10
     assert [lv["n_paths"] for lv in skilled.by_paths] == [1, 2, 3]
+
+
+def test_a_path_covering_a_bar_twice_is_counted_and_refused(tmp_path: Path) -> None:
+    # A path assembled wrong (a group's bars twice) must not slip into the PBO matrix.
+    times = np.r_[np.arange(40), np.arange(30, 70)] * HOUR_NS
+    bad = TrialPaths("bad", "1h", times, np.full((1, 80), 0.001))
+    good = [TrialPaths(f"g{i}", "1h", np.arange(80) * HOUR_NS, np.full((1, 80), 0.001 * i)) for i in range(3)]
+    _, _, repeated = path_matrix([bad, *good], 1)
+    assert repeated == 10
+    pbo = phase_pbo([bad, *good], 4)
+    assert pbo.value is None and pbo.repeated_bars == 10 and "more than once" in (pbo.reason or "")
+    # Paths of one trial over different bars (a test group cut differently in one split) are refused.
+    cv = CombinatorialPurgedCV(3, 2)
+    last = cv.scoring_order()[-1]
+    arrays = {}
+    for s, ids in enumerate(cv.test_group_ids):
+        for g in ids:
+            arrays[f"s{s:03d}_g{g:02d}"] = np.zeros(5)
+            arrays[f"t_s{s:03d}_g{g:02d}"] = (np.arange(5) + 5 * g + (s == last)) * HOUR_NS
+    (tmp_path / "shifted").mkdir()
+    save_test_returns(tmp_path / "shifted", arrays)
+    with pytest.raises(DataError, match="cover different bars"):
+        read_trial_paths(tmp_path / "shifted", "x", "1h", 3, 2)
 
 
 def test_trials_at_other_intervals_meet_on_the_coarsest_bars(tmp_path: Path) -> None:
