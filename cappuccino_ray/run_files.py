@@ -42,6 +42,7 @@ __all__ = [
     "TRAINING_REPORT_FILE",
     "TRIAL_PROGRESS_FILE",
     "WINNER_PATHS_FILE",
+    "parse_json",
     "read_json",
 ]
 
@@ -82,11 +83,19 @@ def read_json(path: str | Path) -> Any:
     if "://" in str(path):  # shared storage: pyarrow.fs, loaded only then
         from cappuccino_ray import storage
 
-        return storage.read_json(str(path))
+        data = storage.read_bytes(str(path))
+        return None if data is None else parse_json(data, str(path))
     p = Path(path)
-    if not p.is_file():
-        return None
+    return parse_json(p.read_bytes(), p) if p.is_file() else None
+
+
+def parse_json(data: bytes, where: str | Path) -> Any:
+    """The JSON document in ``data`` (the file at ``where``).
+
+    Raises:
+        DataError: If it is not valid JSON.
+    """
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: not valid JSON ({exc}); the run may have been cut off, rerun it") from exc
+        raise DataError(f"{where}: not valid JSON ({exc}); the run may have been cut off, rerun it") from exc

@@ -46,7 +46,6 @@ __all__ = [
     "local_dir",
     "location",
     "read_bytes",
-    "read_json",
     "resolve",
     "to_uri",
     "write_bytes",
@@ -199,23 +198,6 @@ def write_bytes(location: str | os.PathLike[str], data: bytes) -> str:
     with fs.open_output_stream(path) as fh:
         fh.write(data)
     return str(location)
-
-
-def read_json(location: str | os.PathLike[str]) -> Any:
-    """The JSON file at ``location``, or ``None`` when absent.
-
-    Raises:
-        DataError: If the file exists but is not valid JSON.
-    """
-    data = read_bytes(location)
-    if data is None:
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{location}: not valid JSON ({exc}); the run may have been cut off, rerun it"
-        ) from exc
 
 
 def write_json(location: str | os.PathLike[str], data: Any) -> str:

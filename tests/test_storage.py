@@ -90,9 +90,9 @@ def _exercise(root: storage.Location) -> None:
     storage.write_json(storage.child(root, "r2_mini_abc", "a.json"), {"x": 2})
     storage.write_json(storage.child(root, "r3_full_abc", "a.json"), {"x": 3})
     storage.write_bytes(storage.child(root, "r2_mini_abc", "sub", "checkpoint_0", "w.pt"), b"\0" * 10)
-    assert storage.read_json(storage.child(root, "r1_mini_abc", "a.json")) == {"x": 1.5}
+    assert read_json(storage.child(root, "r1_mini_abc", "a.json")) == {"x": 1.5}
     assert read_json(str(storage.child(root, "r1_mini_abc", "a.json"))) == {"x": 1.5}  # run_files' reader
-    assert storage.read_json(storage.child(root, "nope.json")) is None
+    assert read_json(storage.child(root, "nope.json")) is None
     assert storage.list_dirs(root, "*_mini_abc") == ["r1_mini_abc", "r2_mini_abc"]
     assert storage.list_dirs(storage.child(root, "absent")) == []
     assert find_run_dir(root, "mini", "abc") == storage.child(root, "r2_mini_abc")
@@ -106,7 +106,7 @@ def _exercise(root: storage.Location) -> None:
         assert json.loads((local / "a.json").read_text()) == {"x": 2}
     storage.write_bytes(storage.child(root, "bad.json"), b"{not json")
     with pytest.raises(DataError, match="not valid JSON"):
-        storage.read_json(storage.child(root, "bad.json"))
+        read_json(storage.child(root, "bad.json"))
 
 
 def test_local_folder(tmp_path: Path) -> None:
