@@ -47,15 +47,6 @@ class CountingEnv(gym.Env[np.ndarray, Any]):
         return self._obs(), float(self.k), False, self.k == LENGTH, {}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    yield
-    ray.shutdown()
-
-
 def _config(algo: str, *, env: Any = CountingEnv, env_config: Any = None, fast: bool = True, **kw: Any):
     from cappuccino_ray.agents.ddqn import DDQNModule
     from cappuccino_ray.agents.ppo import PPOModule
@@ -246,6 +237,11 @@ def test_both_algorithms_train_through_either_runner(ray_session, algo, fast):
     )
     settings = {"action_mode": "discrete" if algo == "ddqn" else "continuous", "episode_bars": 40}
     env_config = {"market": generate_market(600, seed=0), "mode": "train", "settings": settings}
+    from cappuccino_ray.agents.env_runner import VectorEnvRunner
+    from cappuccino_ray.agents.training import build_algorithm_config
+
+    rl_config = build_algorithm_config(trial, params, env_config=env_config, seed=0)
+    assert (rl_config.env_runner_cls is VectorEnvRunner) == fast  # the trial's switch picks the runner
     out = train_agent(trial, params, env_config=env_config, seed=0)
     assert out.env_steps >= 1024
     assert out.losses and all(np.isfinite(v) for v in out.losses.values())

@@ -10,15 +10,6 @@ SIGNAL = 3.0
 BARS = 3000
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    yield
-    ray.shutdown()
-
-
 def _random_return(segment, seed, discrete, band):
     from cappuccino_ray.data.synthetic import generate_market
     from cappuccino_ray.env import CryptoTradingEnv

@@ -294,8 +294,33 @@ def _space_cases() -> Iterator[Case]:
     )
 
 
+def _partition_cases() -> Iterator[Case]:
+    """Budgets that cannot score whole backtest paths, and markets too short for the partition."""
+    yield Case(
+        "budget-not-whole-paths",
+        MINI,
+        ("mini.yaml", "max_splits (3) is not a whole number of backtest paths", "use one of 2, 4"),
+        setup=_set_key(
+            "configs/mini.yaml", "budget", "{train_steps: 600, n_groups: 4, n_test_groups: 2, max_splits: 3}"
+        ),
+    )
+    yield Case(
+        "asha-grace-above-splits",
+        MINI,
+        ("mini.yaml", "asha.grace_period (5) exceeds budget.max_splits (2)", "lower it"),
+        setup=_set_key("configs/mini.yaml", "asha", "{grace_period: 5}"),
+    )
+    yield Case(
+        "market-too-short-for-the-partition",
+        MINI,
+        ("phase2.yaml", "make CPCV groups of", "load more history"),
+        setup=_set_key("configs/data.yaml", "n_bars", "3000"),
+    )
+
+
 def config_cases() -> Iterator[Case]:
     """Every config case."""
     yield from _config_file_cases()
     yield from _config_value_cases()
     yield from _space_cases()
+    yield from _partition_cases()

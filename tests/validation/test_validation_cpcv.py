@@ -214,10 +214,8 @@ def test_index_segments() -> None:
     assert index_segments(train) == [(0, 8), (23, 28), (43, 60)]
 
 
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(2, 8), data=st.data())
-def test_scoring_order_tests_the_groups_evenly_at_every_prefix(n: int, data: st.DataObject) -> None:
-    k = data.draw(st.integers(1, n - 1))
+@pytest.mark.parametrize(("n", "k"), [(n, k) for n in range(2, 9) for k in range(1, n)])
+def test_scoring_order_tests_the_groups_evenly_at_every_prefix(n: int, k: int) -> None:
     cv = CombinatorialPurgedCV(n, k)
     order = cv.scoring_order()
     assert sorted(order) == list(range(cv.n_splits))
