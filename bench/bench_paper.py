@@ -5,11 +5,11 @@ seeded random PPO checkpoint (16-unit hidden layers, tiered fees, 1-day holding
 limit: it trades and is force-sold often, the slow path of the book).
 
 - replay: ``PaperEngine.run`` over ``--bars`` bars after ``H`` bars of history
-  (features are recomputed on every candle up to the new one, as live), for
+  (features computed once per run over the candles given, as the engine does), for
   ``H`` = 2,000 and the whole 2 years; bars per second, book writes included.
 - live: a Parquet store holding ``H`` bars receives one new closed candle per
   coin (the downloader's work, not timed); timed is reading the store, aligning,
-  computing features, deciding, filling and committing the bar to the book.
+  computing the features of that history, deciding, filling and committing the bar.
   The daemon adds its poll interval (``--poll-seconds``) on top.
 
 Usage: ``.venv/bin/python bench/bench_paper.py [--bars 200] [--live-bars 20]``

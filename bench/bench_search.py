@@ -10,9 +10,10 @@ configs' budget and mid-range hyperparameters), and projects the full
     full_cpu_s     = sum over phases and algos of n_trials x trial_s
     wall_s(node)   = full_cpu_s / concurrent_trials,  concurrent = N / cpus_per_trial
 
-expected_splits is ASHA's: with grace 1, reduction factor 3 and max_t 5 a
-trial runs 1 split with probability 2/3, 3 with 2/9 and 5 with 1/9 (1.89 on
-average); without ASHA every trial runs 5. GPUs raise the concurrency only
+expected_splits is ASHA's under the phase files' ``asha`` and ``max_splits``
+(printed with the result); without ASHA every trial runs ``max_splits``.
+``--max-splits`` and ``--train-steps`` project another budget on the same
+measured per-step costs (e.g. 15 splits of 100,000 steps). GPUs raise the concurrency only
 where gpus_per_trial > 0 and do not change the measured CPU per-step cost.
 
 Usage: python bench/bench_search.py [--cpus 64] [--gpus 4] [--skip-mini]
@@ -21,12 +22,14 @@ Usage: python bench/bench_search.py [--cpus 64] [--gpus 4] [--skip-mini]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 ORIGINAL_MINI_S = 30 * 60
@@ -131,10 +134,26 @@ def time_full_split(algo: str) -> dict[str, float]:
     }
 
 
-def project(fig: dict[str, float], cpus: int, gpus: int) -> dict[str, float]:
+def _configs(max_splits: int | None, train_steps: int | None) -> tuple[Any, Any]:
+    """The shipped phase configs, with the budget the projection asks for."""
     from cappuccino_ray.config.search import load_search_configs
 
     p1, p2 = load_search_configs(REPO / "configs")
+    out = []
+    for cfg in (p1, p2):
+        budget = dataclasses.replace(
+            cfg.budget,
+            max_splits=max_splits or cfg.budget.max_splits,
+            train_steps=train_steps or cfg.budget.train_steps,
+        )
+        out.append(dataclasses.replace(cfg, budget=budget))
+    return out[0], out[1]
+
+
+def project(
+    fig: dict[str, float], cpus: int, gpus: int, max_splits: int | None = None, train_steps: int | None = None
+) -> dict[str, float]:
+    p1, p2 = _configs(max_splits, train_steps)
     out: dict[str, float] = {}
     eval_s = fig.get("mini_eval_s_per_split", 1.0)
     overhead = fig.get("mini_overhead_s_per_trial", 0.12)
@@ -169,6 +188,8 @@ def main() -> None:
     ap.add_argument("--cpus", type=int, default=64, help="CPUs of the projected node")
     ap.add_argument("--gpus", type=int, default=4, help="GPUs of the projected node")
     ap.add_argument("--skip-mini", action="store_true", help="only time the full-size splits")
+    ap.add_argument("--max-splits", type=int, help="project this many splits per trial")
+    ap.add_argument("--train-steps", type=int, help="project this many training steps per split")
     args = ap.parse_args()
     fig: dict[str, float] = {}
     if not args.skip_mini:
@@ -176,12 +197,18 @@ def main() -> None:
             fig |= run_mini(Path(tmp))
     for algo in ("ppo", "ddqn"):
         fig |= time_full_split(algo)
-    fig |= project(fig, args.cpus, args.gpus)
-    asha = asha_expected_splits(5, 1, 3)
+    fig |= project(fig, args.cpus, args.gpus, args.max_splits, args.train_steps)
+    p1, _ = _configs(args.max_splits, args.train_steps)
+    b, a = p1.budget, p1.asha
+    asha = asha_expected_splits(b.max_splits, a.grace_period, a.reduction_factor)
+    fig["asha_expected_splits_per_trial"] = asha
     print(f"\n== two-phase search bench ({HERE_CPUS}-core machine)")
     for k, v in fig.items():
         print(f"   {k:<42} {v:12.4g}")
-    print(f"\n   ASHA expected splits per trial (grace 1, rf 3, max_t 5): {asha:.3f}")
+    print(
+        f"\n   ASHA expected splits per trial (grace {a.grace_period}, rf {a.reduction_factor:g}, "
+        f"max_t {b.max_splits}; {b.train_steps:,} steps a split): {asha:.3f}"
+    )
     print("   split_s = train_steps x train_s_per_step + eval_s_per_split")
     print("   full cpu-h = sum(n_trials x (splits x split_s + overhead_s)); wall = cpu-h / concurrent trials")
     if "mini_wall_s" in fig:
