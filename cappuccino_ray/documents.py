@@ -10,7 +10,6 @@ No heavy import: the report, the scheduler and the CLI may use this module.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,20 +36,13 @@ class _Document:
         """Build and check the document from JSON data.
 
         Raises:
-            ConfigError: On a missing or unknown key or a wrong type, naming ``source`` and the key.
+            ConfigError: On a missing or unknown key or a wrong type (the config loader's checks),
+                naming ``source`` and the key.
         """
         if not isinstance(doc, Mapping):
             raise ConfigError(
                 f"{source}: holds a JSON {type(doc).__name__}, not an object; pass the file the phase wrote"
             )
-        required = [
-            f.name
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ]
-        missing = [k for k in required if k not in doc]
-        if missing:
-            raise ConfigError(f"{source}: missing key {missing[0]!r}; is this the right file?")
         return from_mapping(cls, doc, source=source)
 
 

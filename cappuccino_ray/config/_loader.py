@@ -207,6 +207,13 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: 
     for key in data:
         if key not in fields:
             raise ConfigError(f"{source}: unknown key {prefix}{key!r}{suggest(str(key), list(fields))}")
+    missing = [
+        n
+        for n, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and n not in data
+    ]
+    if missing:
+        raise ConfigError(f"{source}: missing key {prefix}{missing[0]!r}; add it (is this the right file?)")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         f = fields[name]

@@ -172,7 +172,11 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
 
 
 def load_env_settings(
-    config_dir: str | Path, overrides: Mapping[str, Any] | None = None, *, source: str = ""
+    config_dir: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    source: str = "",
+    base: Mapping[str, Any] | None = None,
 ) -> EnvSettings:
     """``<config_dir>/env.yaml`` with ``overrides`` (a phase file's ``env:`` section) on top, validated.
 
@@ -180,6 +184,7 @@ def load_env_settings(
         config_dir: Folder holding ``env.yaml``.
         overrides: Keys replacing the file's (nested ``fee_schedule`` keys merge).
         source: Where the overrides come from, for messages (e.g. ``configs/phase2.yaml``).
+        base: ``env.yaml``'s content when the caller has read it already (read once per command).
 
     Returns:
         The validated settings.
@@ -189,6 +194,6 @@ def load_env_settings(
             the message names the file and the key.
     """
     path = Path(config_dir) / "env.yaml"
-    data = deep_merge(load_yaml(path), overrides or {})
+    data = deep_merge(load_yaml(path) if base is None else base, overrides or {})
     where = f"{path} + {source} env:" if overrides else str(path)
     return from_mapping(EnvSettings, data, source=where)

@@ -347,11 +347,12 @@ def load_search_configs(
         p2 = deep_merge(p2, extra.get("phase2") or {})
         source1 += f" + {name}.yaml"
         source2 += f" + {name}.yaml"
+    env = load_yaml(root / "env.yaml")  # once; each phase's env: section goes on top of it
     for doc, source in ((p1, source1), (p2, source2)):
         section = doc.get("env") or {}
         if not isinstance(section, Mapping):
             raise ConfigError(f"{source}: env must be a mapping of env.yaml keys to override")
-        doc["env"] = load_env_settings(root, section, source=source)
+        doc["env"] = load_env_settings(root, section, source=source, base=env)
     return (
         from_mapping(Phase1Config, p1, source=source1),
         from_mapping(Phase2Config, p2, source=source2),
