@@ -292,17 +292,23 @@ class _Job:
             self._stopped("failed", reason=str(exc))
             raise
 
-    def _stopped(self, status: str, **extra: Any) -> None:
-        doc = {
-            "status": status,
-            **extra,
-            "stopped_in": self.step,
+    def header(self) -> dict[str, Any]:
+        """The run's identity and timing, the first keys of every training report."""
+        return {
             "run_id": storage.basename(self.run_dir),
             "run_dir": str(self.run_dir),
             "mode": self.mode,
             "started_at": self.started.isoformat(timespec="seconds"),
             "finished_at": _now().isoformat(timespec="seconds"),
             "duration_s": round(time.monotonic() - self.t0, 3),
+        }
+
+    def _stopped(self, status: str, **extra: Any) -> None:
+        doc = {
+            "status": status,
+            **extra,
+            "stopped_in": self.step,
+            **self.header(),
             "resume": "rerun the same command with --resume",
             "config": self.config_doc,
         }
@@ -416,12 +422,7 @@ def _report(
     n2 = comparison.n_trials
     return {
         "status": "completed",
-        "run_id": storage.basename(job.run_dir),
-        "run_dir": str(job.run_dir),
-        "mode": job.mode,
-        "started_at": job.started.isoformat(timespec="seconds"),
-        "finished_at": _now().isoformat(timespec="seconds"),
-        "duration_s": round(time.monotonic() - job.t0, 3),
+        **job.header(),
         "phase1": {**winner1.to_json(), "duration_s": durations.get("phase1")},
         "phase2": {**comparison.to_json(), "duration_s": durations["phase2"]},
         "winner": {
