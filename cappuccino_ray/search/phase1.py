@@ -73,17 +73,13 @@ def phase1_base_config(cfg: Phase1Config, max_lookback: int | None = None) -> di
         max_lookback: The run's largest lookback (both phases), which places the CPCV
             partition; ``None``: phase 1's own.
     """
+    from cappuccino_ray.search.runner import phase_trial_keys
+
     return {
         "algo": cfg.algo,
-        "max_lookback": max_lookback or cfg.max_lookback,
         "phase": 1,
-        "train_steps": cfg.budget.train_steps,
-        "n_groups": cfg.budget.n_groups,
-        "n_test_groups": cfg.budget.n_test_groups,
-        "max_splits": cfg.budget.max_splits,
+        **phase_trial_keys(cfg, max_lookback),
         "warm_start_checkpoint": None,
-        "num_cpus": cfg.resources.cpus_per_trial,
-        "num_gpus": cfg.resources.gpus_per_trial,
         **cfg.fixed,
     }
 
@@ -132,16 +128,8 @@ def run_phase1(
         storage=optuna_storage,
         study_prefix=f"{name}/",
     )
-    spec = JobSpec(
-        storage_path=storage_path,
-        name=name,
-        title="phase 1 (holding time x interval)",
-        resources=cfg.resources,
-        asha=cfg.asha,
-        max_t=cfg.budget.max_splits,
-        max_failures=cfg.max_failures,
-        verbose=verbose,
-        tracking=cfg.tracking,
+    spec = JobSpec.of_phase(
+        cfg, storage_path=storage_path, name=name, title="phase 1 (holding time x interval)", verbose=verbose
     )
     run_tune_job(trainable or default_trainable(), searcher, spec, markets=markets, resume=resume)
     return summarise_phase1(spec.path, expected_trials=cfg.n_trials, pbo_partitions=cfg.pbo_partitions)

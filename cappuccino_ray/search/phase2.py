@@ -97,7 +97,7 @@ def run_phase2(
         The comparison (``phase2_comparison.json``).
     """
     from cappuccino_ray.search.phase1 import default_trainable
-    from cappuccino_ray.search.runner import JobSpec, run_tune_job
+    from cappuccino_ray.search.runner import JobSpec, phase_trial_keys, run_tune_job
     from cappuccino_ray.search.searcher import ComboSearcher
 
     interval = phase1_winner.interval
@@ -117,29 +117,14 @@ def run_phase2(
             "interval": interval,
             # The phase's settings with phase 1's holding limit, serialised once for every trial.
             "env": to_dict(dataclasses.replace(cfg.env, max_hold_days=phase1_winner.holding_days)),
-            "train_steps": cfg.budget.train_steps,
-            "n_groups": cfg.budget.n_groups,
-            "n_test_groups": cfg.budget.n_test_groups,
-            "max_splits": cfg.budget.max_splits,
-            "max_lookback": max_lookback or cfg.max_lookback,
-            "num_cpus": cfg.resources.cpus_per_trial,
-            "num_gpus": cfg.resources.gpus_per_trial,
+            **phase_trial_keys(cfg, max_lookback),
         },
         points_to_evaluate=seeds,
         storage=optuna_storage,
         study_prefix=f"{name}/",
     )
-    spec = JobSpec(
-        storage_path=storage_path,
-        name=name,
-        title=f"phase 2 ({' vs '.join(cfg.algos)}, {phase1_winner.holding_days:g}d/{interval})",
-        resources=cfg.resources,
-        asha=cfg.asha,
-        max_t=cfg.budget.max_splits,
-        max_failures=cfg.max_failures,
-        verbose=verbose,
-        tracking=cfg.tracking,
-    )
+    title = f"phase 2 ({' vs '.join(cfg.algos)}, {phase1_winner.holding_days:g}d/{interval})"
+    spec = JobSpec.of_phase(cfg, storage_path=storage_path, name=name, title=title, verbose=verbose)
     run_tune_job(
         trainable or default_trainable(), searcher, spec, markets={interval: markets[interval]}, resume=resume
     )

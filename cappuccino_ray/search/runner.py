@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cappuccino_ray import storage
-from cappuccino_ray.config.search import AshaConfig, ResourcesConfig
+from cappuccino_ray.config.search import AshaConfig, Phase1Config, Phase2Config, ResourcesConfig
 from cappuccino_ray.config.tracking import TrackingConfig
 from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.report.tracking import tracking_callbacks
@@ -26,7 +26,7 @@ from cappuccino_ray.search.progress import SearchProgress
 from cappuccino_ray.search.searcher import ComboSearcher
 from cappuccino_ray.storage import Location
 
-__all__ = ["JobSpec", "check_cluster_fits", "check_reachable", "init_ray", "run_tune_job"]
+__all__ = ["JobSpec", "check_cluster_fits", "check_reachable", "init_ray", "phase_trial_keys", "run_tune_job"]
 
 METRIC = "objective"
 MODE = "max"
@@ -56,10 +56,46 @@ class JobSpec:
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
     """Optional MLflow tracking callback."""
 
+    @classmethod
+    def of_phase(
+        cls, cfg: Phase1Config | Phase2Config, *, storage_path: Location, name: str, title: str, verbose: bool
+    ) -> JobSpec:
+        """A phase's job: its resources, ASHA, failures and tracking, ``max_t`` its split budget."""
+        return cls(
+            storage_path=storage_path,
+            name=name,
+            title=title,
+            resources=cfg.resources,
+            asha=cfg.asha,
+            max_t=cfg.budget.max_splits,
+            max_failures=cfg.max_failures,
+            verbose=verbose,
+            tracking=cfg.tracking,
+        )
+
     @property
     def path(self) -> Location:
         """The experiment folder."""
         return storage.child(self.storage_path, self.name)
+
+
+def phase_trial_keys(cfg: Phase1Config | Phase2Config, max_lookback: int | None) -> dict[str, Any]:
+    """Trial-config keys both phases set alike: the CPCV budget, the partition's lookback, the resources.
+
+    Args:
+        cfg: The phase's settings.
+        max_lookback: The run's largest lookback (both phases), which places the CPCV
+            partition both phases share; ``None``: the phase's own.
+    """
+    return {
+        "train_steps": cfg.budget.train_steps,
+        "n_groups": cfg.budget.n_groups,
+        "n_test_groups": cfg.budget.n_test_groups,
+        "max_splits": cfg.budget.max_splits,
+        "max_lookback": max_lookback or cfg.max_lookback,
+        "num_cpus": cfg.resources.cpus_per_trial,
+        "num_gpus": cfg.resources.gpus_per_trial,
+    }
 
 
 def trial_dirname(trial: Any) -> str:
