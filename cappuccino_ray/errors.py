@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "DeployError",
     "TrainingError",
+    "brief",
 ]
 
 
@@ -33,3 +34,9 @@ class TrainingError(CappuccinoError, RuntimeError):
 
 class DeployError(CappuccinoError, RuntimeError):
     """A deployment could not be made, loaded or rolled back."""
+
+
+def brief(exc: BaseException) -> str:
+    """An exception's first line for a one-line message (a library's own may run to many lines)."""
+    text = str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__

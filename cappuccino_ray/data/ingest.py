@@ -61,6 +61,30 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return merged.iloc[order].reset_index(drop=True), replaced
 
 
+def _merged(
+    raw: RawCandles, stored: pd.DataFrame | None, gap_policy: str, max_gap_bars: int
+) -> tuple[pd.DataFrame, ValidationReport, ValidationReport, int]:
+    """Validate ``raw``, merge it into ``stored`` (if any) and validate the union.
+
+    Returns:
+        The frame to store, its report, the source's own report, and how many stored
+        candles the source changed.
+    """
+    kwargs = {"interval": raw.interval, "symbol": raw.symbol, "gap_policy": gap_policy}
+    frame, report = validate_candles(raw.frame, source=raw.source, max_gap_bars=max_gap_bars, **kwargs)
+    if stored is None:
+        return frame, report, report, 0
+    merged, replaced = _merge(_real_rows(stored), _real_rows(frame))
+    frame, merged_report = validate_candles(merged, source=raw.source, max_gap_bars=max_gap_bars, **kwargs)
+    return frame, merged_report, report, replaced
+
+
+def _stored(store_dir: str | Path, exchange: str, raw: RawCandles) -> pd.DataFrame | None:
+    if not dataset_path(store_dir, exchange, raw.symbol, raw.interval).is_file():
+        return None
+    return read_dataset(store_dir, exchange, raw.symbol, raw.interval)
+
+
 def store_candles(
     raw: RawCandles,
     *,
@@ -84,18 +108,9 @@ def store_candles(
     Raises:
         DataError: If the source or the merged dataset fails validation; the store is unchanged.
     """
-    kwargs = {"interval": raw.interval, "symbol": raw.symbol, "gap_policy": gap_policy}
-    frame, report = validate_candles(raw.frame, source=raw.source, max_gap_bars=max_gap_bars, **kwargs)
-    replaced = 0
-    if dataset_path(store_dir, exchange, raw.symbol, raw.interval).is_file():
-        old = _real_rows(read_dataset(store_dir, exchange, raw.symbol, raw.interval))
-        merged, replaced = _merge(old, _real_rows(frame))
-        frame, merged_report = validate_candles(
-            merged, source=raw.source, max_gap_bars=max_gap_bars, **kwargs
-        )
-        info = write_dataset(store_dir, exchange, frame, merged_report)
-    else:
-        info = write_dataset(store_dir, exchange, frame, report)
+    stored = _stored(store_dir, exchange, raw)
+    frame, stored_report, report, replaced = _merged(raw, stored, gap_policy, max_gap_bars)
+    info = write_dataset(store_dir, exchange, frame, stored_report)
     return ImportResult(report=report, stored=info, replaced=replaced)
 
 
@@ -128,25 +143,13 @@ def import_files(
     done: list[tuple[ValidationReport, tuple[str, str], int]] = []
     for path in _expand(paths):
         raw = read_candles(path, symbol=symbol, interval=interval)
-        kwargs = {"interval": raw.interval, "symbol": raw.symbol, "gap_policy": cfg.gap_policy}
-        frame, report = validate_candles(
-            raw.frame, source=raw.source, max_gap_bars=cfg.max_gap_bars, **kwargs
-        )
         key = (raw.symbol, raw.interval)
-        old: pd.DataFrame | None = pending[key][0] if key in pending else None
-        if old is None and dataset_path(cfg.store_dir, ex, raw.symbol, raw.interval).is_file():
-            old = read_dataset(cfg.store_dir, ex, raw.symbol, raw.interval)
-        replaced = 0
-        merged_report = report
-        if old is not None:
-            merged, replaced = _merge(_real_rows(old), _real_rows(frame))
-            frame, merged_report = validate_candles(
-                merged, source=raw.source, max_gap_bars=cfg.max_gap_bars, **kwargs
-            )
-        pending[key] = (frame, merged_report)
+        stored = pending[key][0] if key in pending else _stored(cfg.store_dir, ex, raw)
+        frame, stored_report, report, replaced = _merged(raw, stored, cfg.gap_policy, cfg.max_gap_bars)
+        pending[key] = (frame, stored_report)
         done.append((report, key, replaced))
-    stored = {key: write_dataset(cfg.store_dir, ex, frame, rep) for key, (frame, rep) in pending.items()}
-    return [ImportResult(report=rep, stored=stored[key], replaced=n) for rep, key, n in done]
+    infos = {key: write_dataset(cfg.store_dir, ex, frame, rep) for key, (frame, rep) in pending.items()}
+    return [ImportResult(report=rep, stored=infos[key], replaced=n) for rep, key, n in done]
 
 
 _PATTERNS = tuple(f"*{suffix}" for suffix in CANDLE_SUFFIXES)

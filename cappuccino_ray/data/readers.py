@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.errors import ConfigError, DataError, brief
 from cappuccino_ray.intervals import INTERVALS, interval_ns, validate_interval
 
 __all__ = [
@@ -180,9 +180,9 @@ def _timestamps_to_ns(col: pd.Series, source: str) -> np.ndarray:
     try:
         parsed = pd.to_datetime(col, utc=True, format="ISO8601", errors="coerce")
     except (ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(
-            f"{source}: cannot read the timestamp column ({first}); use ISO-8601 UTC or epoch milliseconds"
+            f"{source}: cannot read the timestamp column ({brief(exc)}); "
+            "use ISO-8601 UTC or epoch milliseconds"
         ) from exc
     bad = parsed.isna().to_numpy() & col.notna().to_numpy()
     if bad.any():
@@ -258,17 +258,18 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
     head = first.split(",")[0].strip().strip('"')
     headerless = bool(re.fullmatch(r"-?\d+(\.\d+)?", head))
     read_opts = pacsv.ReadOptions(autogenerate_column_names=headerless)
-    line = _first_non_utf8_line(path)
+    try:
+        table = pacsv.read_csv(path, read_options=read_opts)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{source}: not a readable CSV file ({brief(exc)})") from exc
+    # pyarrow reads a text column holding non-UTF-8 bytes as binary; only then is the file
+    # read again, to say on which line.
+    line = _first_non_utf8_line(path) if any(pa.types.is_binary(t) for t in table.schema.types) else None
     if line is not None:
         raise DataError(
             f"{source}: line {line} holds bytes that are not UTF-8 text; "
             "fix that line or save the file as UTF-8"
         )
-    try:
-        table = pacsv.read_csv(path, read_options=read_opts)
-    except (pa.ArrowInvalid, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{source}: not a readable CSV file ({first})") from exc
     df = table.to_pandas()
     if headerless:
         # Binance kline / ccxt layout: open time, open, high, low, close, volume, ...
@@ -304,9 +305,8 @@ def _read_frame(path: Path, source: str) -> pd.DataFrame:
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(
-            f"{source}: cannot read the file ({first}); check that it is a {kind or 'candle'} file, "
+            f"{source}: cannot read the file ({brief(exc)}); check that it is a {kind or 'candle'} file, "
             "or export the candles again"
         ) from exc
     if isinstance(df.index, pd.DatetimeIndex) and not any(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cappuccino_ray.config.agents import RUN_KEYS
-from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.errors import ConfigError, DataError, brief
 from cappuccino_ray.ranking import best_of, finite_or_none, holding_days, ranked
 from cappuccino_ray.run_files import (
     PHASE1_ALL_RESULTS_FILE,
@@ -255,9 +255,8 @@ def load_trials(run_dir: str | Path) -> list[TrialRecord]:
         try:
             analysis = ExperimentAnalysis(str(exp_dir.resolve()))  # Tune needs an absolute path
         except Exception as exc:  # Tune raises several types for a damaged state file
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(
-                f"{exp_dir}: Tune cannot read this experiment ({first}); the run was cut off or edited, "
+                f"{exp_dir}: Tune cannot read this experiment ({brief(exc)}); the run was cut off or edited, "
                 "rerun it or move the folder aside"
             ) from exc
         for trial in analysis.trials:

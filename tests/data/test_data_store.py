@@ -106,6 +106,26 @@ def test_merge_appends_replaces_and_fills_old_gaps_with_real_candles(tmp_path: P
     assert read_info(cfg.store_dir, "test", "BTC/USD", "1h").gaps == ()
 
 
+def test_one_import_merges_files_of_one_dataset_and_stores_all_or_nothing(tmp_path: Path) -> None:
+    cfg = cfg_for(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_csv(tmp_path / "a" / "BTCUSD_1h.csv", [0, 1, 4])
+    second = write_csv(tmp_path / "b" / "BTCUSD_1h.csv", [1, 2, 3, 5], price=50.0)
+    res = import_files([first, second], cfg)
+    stored = read_dataset(cfg.store_dir, "test", "BTC/USD", "1h")
+    np.testing.assert_array_equal(stored["open"], [10.0, 50.0, 51.0, 52.0, 12.0, 53.0])  # merged in memory
+    assert [r.replaced for r in res] == [0, 1]
+    assert res[0].stored == res[1].stored  # one write: both name the dataset as stored
+    # A bad file anywhere in the call: nothing of the call is stored, not even the good files before it.
+    eth = write_csv(tmp_path / "ETHUSD_1h.csv", [0, 1, 2])
+    bad = tmp_path / "SOLUSD_1h.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0,x,1\n")
+    with pytest.raises(DataError, match="row 1: close 'x' is not a number"):
+        import_files([eth, bad], cfg)
+    assert [i.symbol for i in list_datasets(cfg.store_dir)] == ["BTC/USD"]
+
+
 def test_align_fills_missing_and_refuses_or_trims_different_spans() -> None:
     a = pd.DataFrame(
         {
