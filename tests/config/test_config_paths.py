@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cappuccino_ray.config import DataConfig, load_config
 from cappuccino_ray.config.paths import PACKAGED_CONFIG_DIR, find_config_dir, resolve_config_path
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.python_run import REPO, run_python
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -91,17 +88,7 @@ def test_a_script_copied_alone_finds_the_packaged_configs(
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     (cwd / "tiny.yaml").write_text(TINY_DATA.format(interval=interval))
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("RAY_ADDRESS", None)
-    proc = subprocess.run(
-        [sys.executable, str(node / script), "--mini", "--quiet", "--data", "tiny.yaml", *extra],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_python(str(node / script), "--mini", "--quiet", "--data", "tiny.yaml", *extra, cwd=cwd)
     out = proc.stdout + proc.stderr
     # It got past the configs (phase1/phase2/mini/env.yaml) and the data: the error is the one planted.
     assert proc.returncode != 0

@@ -19,12 +19,12 @@ from cappuccino_ray.paper.backtest import run_backtest
 from cappuccino_ray.paper.book import BOOK_FILE, Book
 from cappuccino_ray.paper.sources import load_candles, parse_time
 from tests.paper.helpers import COINS, SHARED_1H, make_checkpoint, make_ddqn_checkpoint, real_folder
+from tests.python_run import REPO, child_env, run_cli
 
 pytestmark = pytest.mark.skipif(
     not (SHARED_1H / "BTCUSDT_1h.csv.gz").is_file(),
     reason=f"real candles not found at {SHARED_1H} (../shared/data)",
 )
-REPO = Path(__file__).resolve().parents[2]
 SYMBOLS = tuple(f"{c}/USDT" for c in COINS)
 # Tiered fees (the trailing volume moves the tier), a 1-day holding limit (forced sales).
 SETTINGS = {"fee_model": "tiered", "max_hold_days": 1.0, "slippage_bps": 5.0, "min_order_usd": 10.0}
@@ -116,10 +116,10 @@ def _count(state: Path) -> int:
 
 def test_sigkill_in_the_middle_then_restart(world: dict[str, object], tmp_path: Path) -> None:
     state = tmp_path / "state"
-    cmd = [sys.executable, "-m", "cappuccino_ray", "paper", "run", str(world["ckpt"]), "--state", str(state)]
-    cmd += ["--replay", str(world["data"]), "--start", START, "--until", UNTIL]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = ["paper", "run", str(world["ckpt"]), "--state", str(state)]
+    args += ["--replay", str(world["data"]), "--start", START, "--until", UNTIL]
+    cmd = [sys.executable, "-m", "cappuccino_ray", *args]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
         while _count(state) < 60:
@@ -134,7 +134,7 @@ def test_sigkill_in_the_middle_then_restart(world: dict[str, object], tmp_path: 
     killed_at = _count(state)
     assert proc.returncode == -signal.SIGKILL
     assert 60 <= killed_at < 407  # killed in the middle
-    done = subprocess.run([*cmd, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = run_cli(*args, "--json", cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["processed"] == 408 - 1 - killed_at  # resumes at the next bar
     _assert_same_as_backtest(state, world["bt"])

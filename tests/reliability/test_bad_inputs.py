@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from cappuccino_ray.cli import main
+from tests.python_run import REPO, run_python
 
 from .corpus import CASES, Case
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIG_FILES = (
     "phase1.yaml",
     "phase2.yaml",
@@ -36,6 +36,7 @@ CONFIG_FILES = (
     "deploy.yaml",
     "env.yaml",
 )
+
 DEPLOYMENTS = ("20240101-a", "20240102-b")
 FIX = re.compile(r";|\b(must|use|pass|expected|set)\b")
 
@@ -172,7 +173,6 @@ def test_the_corpus_has_at_least_150_cases() -> None:
 
 
 def test_import_registers_the_env_without_ray_or_torch() -> None:
-    import subprocess
 
     code = (
         "import sys, time; t=time.perf_counter(); import cappuccino_ray; took=time.perf_counter()-t\n"
@@ -182,11 +182,6 @@ def test_import_registers_the_env_without_ray_or_torch() -> None:
         "assert not heavy, heavy\n"
         "print(took)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    out = run_python("-c", code)
+    assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip()) < 2.0

@@ -29,11 +29,11 @@ from cappuccino_ray.run_files import (
     TRAINING_REPORT_FILE,
 )
 from cappuccino_ray.search.results import rows_from_experiment
+from tests.python_run import REPO, child_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 PHASE1_TRIALS = 8  # mini: 2 holding times x 2 intervals x 2 trials
 PHASE2_TRIALS = 4  # mini: 2 algorithms x 2 trials
 
@@ -41,9 +41,8 @@ PHASE2_TRIALS = 4  # mini: 2 algorithms x 2 trials
 def start(results: Path, sleep_s: float, *extra: str) -> subprocess.Popen[str]:
     cmd = [sys.executable, str(HERE / "standin_driver.py"), str(sleep_s), "demo"]
     cmd += ["--config", str(REPO / "configs"), "--results", str(results), "--quiet", *extra]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        cmd, cwd=results.parent, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cmd, cwd=results.parent, env=child_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True,
     )  # fmt: skip
 
@@ -155,17 +154,8 @@ def test_stop_in_phase1_stops_the_job_then_resume_finishes_it(
 
 def check_relative_queries(cwd: Path, run: Path) -> None:
     """``results RUN`` and ``report`` with the default, relative ``results/`` folder."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     for argv in (["results", run.name], ["report"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "cappuccino_ray", *argv],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        proc = run_cli(*argv, cwd=cwd, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
         if argv[0] == "results":
             assert f"({PHASE1_TRIALS + PHASE2_TRIALS} trials)" in proc.stdout

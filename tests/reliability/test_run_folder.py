@@ -21,6 +21,7 @@ from cappuccino_ray.search.run_folder import (
     find_run_dir,
     make_run_dir,
 )
+from tests.python_run import child_env
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -54,7 +55,7 @@ def test_a_folder_in_use_is_refused_until_its_holder_ends(tmp_path: Path) -> Non
         ],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env=child_env(),
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

@@ -7,31 +7,27 @@ the CLI starts a local Ray itself.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from cappuccino_ray.run_files import PHASE1_DIR, PHASE1_WINNER_FILE, PHASE2_DIR, TRAINING_REPORT_FILE
+from tests.python_run import REPO, child_env, run_python
 
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 
 
 def run_demo(
     tmp_path: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(HERE / "standin_driver.py"), "0", "demo", "--quiet", *extra]
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run(
-        cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=300, check=False
+    return run_python(
+        str(HERE / "standin_driver.py"), "0", "demo", "--quiet", *extra, cwd=tmp_path, env=child_env(env)
     )
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from tests.ops.test_ops_cluster import RAY, Cluster, free_ports, stop_group, wait_log
+from tests.python_run import REPO, run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 MOTO = Path(sys.executable).parent / "moto_server"
 BUCKET = "cappuccino-test"
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -162,10 +162,7 @@ def _keys(cluster: S3Cluster) -> list[str]:
 
 
 def _cli(cluster: S3Cluster, cwd: Path, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "cappuccino_ray", *args], cwd=cwd, env=cluster.env,
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    proc = run_cli(*args, cwd=cwd, env=cluster.env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc.stdout
 
