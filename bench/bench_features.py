@@ -8,13 +8,13 @@ version of the same 11 features (ewm/rolling on a bars x assets frame).
 
 from __future__ import annotations
 
-import json
 import time
 import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from figures import print_figures  # bench/ is the script folder: first on sys.path
 
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.data.synthetic import generate_market
@@ -94,10 +94,7 @@ def main() -> None:
         "speedup_vs_pandas_x": round(pandas_s / all_s, 2),
     }
     print(f"features for {N_ASSETS} assets x {N_BARS:,} bars of 5m (best of {REPEATS})")
-    print(f"{'what':<32}{'value':>10}")
-    for name, value in figures.items():
-        print(f"{name:<32}{value:>10}")
-    print(json.dumps(figures))
+    print_figures(figures, "what")
 
 
 if __name__ == "__main__":

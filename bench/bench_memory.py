@@ -7,7 +7,7 @@ hyperparameters (PPO: 64 copies, batch 4,096; double-DQN: 32 copies, a
 set size is read after every split (growth across splits would show there)
 and the process's peak (``VmHWM``) at the end.
 
-Run: ``.venv/bin/python bench/bench_memory.py`` (``--splits 3`` by default).
+Run: ``.venv/bin/python bench/bench_memory.py`` (``--splits 3`` by default; the README quotes ``--splits 4``).
 The last line is a JSON object of the figures.
 """
 
@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from figures import print_figures  # bench/ is the script folder: first on sys.path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,10 +74,7 @@ def main() -> None:
         fig[f"{algo}_rss_after_split_mib"] = res["rss_after_split_mib"]
         growth = res["rss_after_split_mib"][-1] - res["rss_after_split_mib"][0]
         fig[f"{algo}_rss_growth_first_to_last_split_mib"] = growth
-    print(f"{'figure':<40}value")
-    for k, v in fig.items():
-        print(f"{k:<40}{v}")
-    print(json.dumps(fig))
+    print_figures(fig)
 
 
 if __name__ == "__main__":

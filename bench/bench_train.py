@@ -24,7 +24,6 @@ The last line is a JSON object of the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from figures import print_figures  # bench/ is the script folder: first on sys.path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -226,10 +226,9 @@ def main() -> None:
     fig["ppo_vs_rllib_default_x"] = fig["ppo_steps_per_s"] / fig["ppo_rllib_default_steps_per_s"]
     fig["ddqn_vs_rllib_default_x"] = fig["ddqn_steps_per_s"] / fig["dqn_rllib_default_steps_per_s"]
     fig["rounds"] = rounds
-    print(f"{'figure (env steps/s, medians of interleaved rounds)':<52}{'value':>12}")
-    for k, v in fig.items():
-        print(f"{k:<52}{v:>12,.2f}")
-    print(json.dumps({k: round(v, 2) for k, v in fig.items()}))
+    print_figures(
+        {k: round(v, 2) for k, v in fig.items()}, "figure (env steps/s, medians of interleaved rounds)"
+    )
 
 
 if __name__ == "__main__":
