@@ -5,12 +5,13 @@ folder: a checkpoint itself (``agent.json``), a run folder (its report's
 winner) or a deployment (``current`` or an id). :func:`load_candles` reads a
 folder of candle files (``BTCUSDT_1h.csv.gz``...) or a Parquet store into a
 :class:`~cappuccino_ray.data.market.MarketData` of exactly the checkpoint's
-symbols, in its order, at its interval, and refuses anything else with one
-line saying what differs.
+symbols, in its order, at its interval (resampled from finer candles as the
+search does), and refuses anything else with one line saying what differs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cappuccino_ray.agents.checkpoint import AGENT_FILE
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.data.readers import CANDLE_SUFFIXES as _CANDLE_SUFFIXES
 from cappuccino_ray.errors import ConfigError, DataError
+from cappuccino_ray.intervals import interval_minutes
 from cappuccino_ray.run_files import TRAINING_REPORT_FILE, read_json
 
 __all__ = ["bar_index", "load_candles", "parse_time", "resolve_checkpoint", "to_ns"]
@@ -152,6 +154,7 @@ def load_candles(folder: str | Path, symbols: tuple[str, ...], interval: str, n_
             count of assets differs; the message says which.
     """
     from cappuccino_ray.data.align import align
+    from cappuccino_ray.data.resample import resample
 
     root = Path(folder)
     if not root.is_dir():
@@ -171,17 +174,25 @@ def load_candles(folder: str | Path, symbols: tuple[str, ...], interval: str, n_
         )
     if len(want) != n_assets:
         raise DataError(f"{root} has {len(want)} symbols; this checkpoint trades {n_assets} assets")
-    wrong = [
-        f"{s} ({', '.join(sorted(iv for t, iv in frames if t == s))})"
-        for s in want
-        if (s, interval) not in frames
-    ]
-    if wrong:
+    source = _source_interval(frames, want, interval)
+    if source is None:
+        held = "; ".join(f"{s} ({', '.join(sorted(iv for t, iv in frames if t == s))})" for s in want)
         raise DataError(
-            f"{root}: candles for {'; '.join(wrong)} are not at {interval}, the checkpoint's interval; "
-            f"give {interval} candles"
+            f"{root}: candles for {held} do not make {interval} bars, the checkpoint's interval; "
+            f"give {interval} candles or finer ones that divide it for every symbol"
         )
-    return align({s: frames[(s, interval)]() for s in want}, interval, policy="trim")
+    # As the search does: resampled on the epoch grid, incomplete edge bars dropped.
+    return resample(align({s: frames[(s, source)]() for s in want}, source, policy="trim"), interval)
+
+
+def _source_interval(
+    frames: Mapping[tuple[str, str], Any], symbols: Sequence[str], interval: str
+) -> str | None:
+    """The coarsest interval every symbol has that ``interval`` is a whole multiple of (itself first)."""
+    target = interval_minutes(interval)
+    common = set.intersection(*({iv for t, iv in frames if t == s} for s in symbols))
+    fits = [iv for iv in common if target % interval_minutes(iv) == 0]
+    return max(fits, key=interval_minutes) if fits else None
 
 
 def market_from_store(data_config: str | Path, symbols: tuple[str, ...], interval: str) -> MarketData:

@@ -106,7 +106,7 @@ def test_a_run_folder_backtests_its_winner(
     ("symbol_file", "step", "words"),
     [
         ("ZZZ_USD_1h", "h", ["ZZZ/USD", "AAA/USD"]),
-        ("AAAUSD_5m", "m", ["AAA/USD (5m)", "1h"]),
+        ("AAAUSD_4h", "4h", ["AAA/USD (4h)", "do not make 1h bars"]),  # coarser: cannot be resampled
     ],
 )
 def test_other_symbols_or_interval_are_refused_with_one_line(
@@ -117,9 +117,9 @@ def test_other_symbols_or_interval_are_refused_with_one_line(
     step: str,
     words: list[str],
 ) -> None:
-    if step == "m":  # 5-minute candles
+    if step == "4h":  # 4-hour candles for a 1h checkpoint
         n = 40
-        times = np.datetime64("2024-01-01T00:00", "ns") + np.arange(n) * np.timedelta64(5, "m")
+        times = np.datetime64("2024-01-01T00:00", "ns") + np.arange(n) * np.timedelta64(4, "h")
         write_candles(
             tmp_path / "data", symbol_file, times, np.tile([100.0, 101.0, 99.0, 100.0, 1.0], (n, 1))
         )

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from cappuccino_ray.cli import main
+from cappuccino_ray.errors import DataError
 from cappuccino_ray.paper.backtest import run_backtest
 from cappuccino_ray.paper.book import BOOK_FILE, Book
 from cappuccino_ray.paper.sources import load_candles, parse_time
@@ -238,3 +239,24 @@ def test_replay_through_the_exchange_halt_equals_backtest(tmp_path: Path) -> Non
     ev = bt.evaluation
     assert np.array_equal([b["equity"] for b in bars], ev.values[1:])
     assert np.array_equal([b["n_trades"] for b in bars], ev.n_trades)
+
+
+def test_finer_candles_are_resampled_to_the_checkpoint_interval_as_the_search_does(tmp_path: Path) -> None:
+    import pandas as pd
+
+    data = real_folder(tmp_path / "data", 500)
+    market = load_candles(data, SYMBOLS, "4h", len(SYMBOLS))
+    assert market.interval == "4h" and market.n_bars >= 120
+    assert (market.timestamps.astype(np.int64) % (4 * 3600 * 10**9) == 0).all()  # on the epoch grid
+    # One coin against its hourly file: first open, highest high, lowest low, last close, summed volume.
+    hourly = pd.read_csv(data / f"{COINS[0]}USDT_1h.csv")
+    hourly.index = pd.to_datetime(hourly["timestamp"], utc=True).dt.tz_localize(None)
+    for k in (0, market.n_bars // 2, market.n_bars - 1):
+        start = pd.Timestamp(market.timestamps[k])
+        bucket = hourly.loc[start : start + pd.Timedelta(hours=3)]
+        assert len(bucket) == 4
+        assert market.open[k, 0] == bucket["open"].iloc[0] and market.close[k, 0] == bucket["close"].iloc[-1]
+        assert market.high[k, 0] == bucket["high"].max() and market.low[k, 0] == bucket["low"].min()
+        assert market.volume[k, 0] == pytest.approx(bucket["volume"].sum(), rel=1e-12)
+    with pytest.raises(DataError, match=r"do not make 30m bars.*or finer ones that divide it"):
+        load_candles(data, SYMBOLS, "30m", len(SYMBOLS))
