@@ -9,6 +9,7 @@ upgrade of Ray touches this module only. Pinned to Ray 2.60's new API stack
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -34,6 +35,7 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
+    EPISODE_LEN_MEAN,
     EPISODE_RETURN_MEAN,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
@@ -65,6 +67,7 @@ __all__ = [
     "ENTROPY_KEY",
     "ENV_RUNNER_RESULTS",
     "ENV_RUNNER_SAMPLING_TIMER",
+    "EPISODE_LEN_MEAN",
     "EPISODE_RETURN_MEAN",
     "LEARNER_RESULTS",
     "LEARNER_UPDATE_TIMER",
@@ -107,6 +110,7 @@ __all__ = [
     "TorchDiagGaussian",
     "TorchRLModule",
     "ValueFunctionAPI",
+    "curve_values",
     "learner_module",
     "loss_values",
     "make_target_network",
@@ -189,6 +193,25 @@ def loss_values(result: dict) -> dict[str, float]:
         if key in module and isinstance(module[key], int | float):
             out[key] = float(module[key])
     return out
+
+
+def curve_values(result: dict) -> dict[str, float]:
+    """One point of the learning curve from an ``Algorithm.train()`` result.
+
+    Args:
+        result: An ``Algorithm.train()`` result.
+
+    Returns:
+        ``episode_return_mean`` and ``episode_len_mean`` of the training episodes RLlib
+        averaged lately (left out until one has ended) and the losses of :func:`loss_values`.
+    """
+    runner = result.get(ENV_RUNNER_RESULTS, {})
+    out = {
+        key: float(runner[key])
+        for key in (EPISODE_RETURN_MEAN, EPISODE_LEN_MEAN)
+        if isinstance(runner.get(key), int | float) and math.isfinite(runner[key])
+    }
+    return out | loss_values(result)
 
 
 def training_forced_sales(algo: Algorithm) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,10 @@ from cappuccino_ray.documents import WarmStart
 from cappuccino_ray.env import ENV_ID
 from cappuccino_ray.errors import TrainingError
 
-__all__ = ["TrainOutcome", "build_algorithm_config", "train_agent"]
+__all__ = ["IterationHook", "TrainOutcome", "build_algorithm_config", "train_agent"]
+
+#: Called after each training iteration with the env steps so far and the iteration's curve point.
+IterationHook = Callable[[int, Mapping[str, float]], None]
 
 
 @dataclass
@@ -104,6 +107,7 @@ def train_agent(
     seed: int,
     env: str | type = ENV_ID,
     warm_start: WarmStart | None = None,
+    on_iteration: IterationHook | None = None,
 ) -> TrainOutcome:
     """Train a fresh agent for ``trial.train_steps`` env steps.
 
@@ -114,6 +118,9 @@ def train_agent(
         seed: Seed of this run.
         env: Env id or class (tests may pass a toy env class).
         warm_start: Where PPO's first weights come from (see :func:`.ppo.load_warm_start`).
+        on_iteration: Called after every training iteration with the env steps sampled so
+            far and that iteration's learning-curve point (:func:`.rllib_names.curve_values`
+            and ``env_steps_per_s`` over the iteration).
 
     Returns:
         The weights and training figures.
@@ -135,10 +142,10 @@ def train_agent(
     sampled = 0
     losses: dict[str, float] = {}
     try:
-        t1 = time.perf_counter()
+        t1 = tick = time.perf_counter()
         while sampled < trial.train_steps:
             result = algo.train()
-            sampled = rl.steps_sampled(result)
+            before, sampled = sampled, rl.steps_sampled(result)
             losses = rl.loss_values(result) or losses
             bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
             if bad:
@@ -146,6 +153,11 @@ def train_agent(
                     f"training diverged after {sampled} env steps: non-finite loss {bad}; "
                     "lower lr, entropy_coeff or grad_clip"
                 )
+            if on_iteration is not None:
+                now = time.perf_counter()
+                rate = (sampled - before) / max(now - tick, 1e-9)
+                on_iteration(sampled, {**rl.curve_values(result), "env_steps_per_s": rate})
+                tick = time.perf_counter()  # the hook's own time is not the env's
         train_s = time.perf_counter() - t1
         state = {k: np.asarray(v) for k, v in rl.module_state(algo).items()}
         forced_sales = rl.training_forced_sales(algo)

@@ -211,6 +211,9 @@ class TrialConfig:
     """Learnable pattern of that synthetic market (0 = none)."""
     trial_index: int | None = None
     """Index the searcher gave the trial (recorded, not used)."""
+    curve_every_s: float = field(default=0.0, metadata=bounds(ge=0.0))
+    """Inside Tune, report a learning-curve row at most this often while a split trains
+    (0: only the per-split rows); the job's ``tracking.curve_every_s`` sets it."""
 
     def validate(self) -> None:
         """At least one group must stay for training; the objective must be a known one."""

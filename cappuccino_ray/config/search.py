@@ -165,7 +165,7 @@ class Phase1Config:
     max_failures: int = field(default=2, metadata=bounds(ge=0))
     """Retries of a failed trial from its last checkpoint (e.g. a lost node)."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    """Optional experiment tracking (MLflow) of this Tune job."""
+    """Learning-curve rows and optional MLflow tracking of this Tune job."""
     fixed: dict[str, Any] = field(default_factory=dict)
     """Hyperparameters held constant (not searched)."""
     space: dict[str, ParamSpec] = field(default_factory=dict)
@@ -223,7 +223,7 @@ class Phase2Config:
     max_failures: int = field(default=2, metadata=bounds(ge=0))
     """Retries of a failed trial from its last checkpoint."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    """Optional experiment tracking (MLflow) of this Tune job."""
+    """Learning-curve rows and optional MLflow tracking of this Tune job."""
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per algorithm, hyperparameters held constant."""
     spaces: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)

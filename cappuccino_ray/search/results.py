@@ -89,8 +89,8 @@ def rows_from_experiment(path: str | Path, metric: str = "objective") -> list[Tr
     rows = []
     for trial in analysis.trials:
         last = dict(trial.last_result or {})
-        value = last.get(metric)
-        objective = float(value) if isinstance(value, int | float) else -math.inf
+        value = finite_or_none(last.get(metric))  # NaN in a curve row of a trial stopped in its first split
+        objective = -math.inf if value is None else value
         ckpt = trial.checkpoint  # on the experiment's filesystem: a URI when that is remote
         rows.append(
             TrialRow(

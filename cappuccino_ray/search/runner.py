@@ -95,6 +95,7 @@ def phase_trial_keys(cfg: Phase1Config | Phase2Config, max_lookback: int | None)
         "max_lookback": max_lookback or cfg.max_lookback,
         "num_cpus": cfg.resources.cpus_per_trial,
         "num_gpus": cfg.resources.gpus_per_trial,
+        "curve_every_s": cfg.tracking.curve_every_s,
     }
 
 

@@ -30,6 +30,7 @@ from ray.tune.search.optuna import OptunaSearch
 from cappuccino_ray.config.search import ParamSpec
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.ranking import combo_label
+from cappuccino_ray.search.rows import is_split_row
 from cappuccino_ray.search.space import fit_point, to_optuna
 
 __all__ = ["ComboSearcher", "combo_label"]
@@ -139,9 +140,9 @@ class ComboSearcher(Searcher):
         }
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        """Forward an intermediate (per-split) result to the trial's study."""
+        """Forward an intermediate (per-split) result to the trial's study; curve rows are not scores."""
         i = self.trial_combo.get(trial_id)
-        if i is not None and self._metric in result:
+        if i is not None and self._metric in result and is_split_row(result):
             self.searchers[i].on_trial_result(trial_id, result)
 
     def on_trial_complete(

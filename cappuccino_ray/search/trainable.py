@@ -33,19 +33,22 @@ from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
 from cappuccino_ray.run_files import TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
+from cappuccino_ray.search.rows import ITERATION_ROW, RESULT_KIND, SPLIT_ROW
 from cappuccino_ray.search.splits import PURGE_BARS, SplitPlan, default_embargo, partition_start, plan_splits
 from cappuccino_ray.search.warm import WarmPlan, phase1_split_checkpoints, plan_warm_start
 from cappuccino_ray.validation import CombinatorialPurgedCV
 
 if TYPE_CHECKING:
     from cappuccino_ray.agents.checkpoint import AgentSpec
-    from cappuccino_ray.agents.training import TrainOutcome
+    from cappuccino_ray.agents.training import IterationHook, TrainOutcome
 
 __all__ = ["SplitPlan", "cpcv_trainable", "mini_trial_config", "plan_splits", "run_trial"]
 
 
 #: A callback receiving each split's metrics and checkpoint folder (Tune's ``report`` in a trial).
 Reporter = Callable[[dict[str, Any], Path], None]
+#: A callback receiving the learning-curve rows reported while a split trains.
+CurveSink = Callable[[dict[str, Any]], None]
 
 
 def mini_trial_config(**overrides: Any) -> dict[str, Any]:
@@ -232,6 +235,7 @@ def run_trial(
     markets: Mapping[str, MarketData] | None = None,
     *,
     report: Reporter | None = None,
+    curve: CurveSink | None = None,
     checkpoint_root: str | Path | None = None,
     resume_from: str | Path | None = None,
 ) -> list[dict[str, Any]]:
@@ -241,6 +245,8 @@ def run_trial(
         config: The flat trial config (see :mod:`cappuccino_ray.config.agents`).
         markets: Interval -> market (hold-out already removed); ``None`` generates one.
         report: Called after each split with the metrics and the checkpoint folder.
+        curve: Called with a learning-curve row at most every ``curve_every_s`` seconds
+            while a split trains (never when that key is 0).
         checkpoint_root: Keep each split's checkpoint under this folder
             (``split_000``...); ``None`` uses temporary folders.
         resume_from: A split's checkpoint folder of this same trial: continue after that split.
@@ -259,7 +265,8 @@ def run_trial(
     history: list[dict[str, Any]] = []
     for plan in setup.plans[running.splits_done :]:
         with _checkpoint_dir(checkpoint_root, plan.index) as ckpt:
-            metrics = _run_split(setup, plan, running, ckpt)
+            hook = _curve_hook(setup, plan, running, curve) if curve is not None else None
+            metrics = _run_split(setup, plan, running, ckpt, hook)
             history.append(metrics)
             if report is not None:
                 report(metrics, ckpt)
@@ -286,7 +293,41 @@ class _checkpoint_dir:
             self._tmp.cleanup()
 
 
-def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) -> dict[str, Any]:
+def _curve_hook(setup: _Trial, plan: SplitPlan, running: _Running, sink: CurveSink) -> IterationHook | None:
+    """Learning-curve rows of ``plan``'s training, at most one per ``curve_every_s`` seconds.
+
+    Every Tune row must carry the job's metric and ASHA's time attribute, so a
+    curve row repeats the scores so far: ``objective`` of the splits already done
+    (NaN in the first) and ``splits_done``, a rung ASHA has already judged.
+    """
+    every = setup.trial.curve_every_s
+    if every <= 0:
+        return None
+    last = time.monotonic()
+    done = running.splits_done
+    objective = float(setup.objective(running.bot, running.bench)) if running.bot else float("nan")
+
+    def hook(env_steps: int, point: Mapping[str, float]) -> None:
+        nonlocal last
+        if time.monotonic() - last < every:
+            return
+        sink(
+            {
+                RESULT_KIND: ITERATION_ROW,
+                "objective": objective,
+                "splits_done": done,
+                "paths_complete": setup.cv.complete_paths(done),
+                "train": {"split": plan.index, "env_steps": env_steps, **point},
+            }
+        )
+        last = time.monotonic()
+
+    return hook
+
+
+def _run_split(
+    setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path, on_iteration: IterationHook | None = None
+) -> dict[str, Any]:
     from cappuccino_ray.agents.checkpoint import save_agent, save_test_returns
     from cappuccino_ray.agents.inference import load_agent
     from cappuccino_ray.agents.training import train_agent
@@ -305,6 +346,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
             env_config=setup.env_config(list(plan.train_segments), "train"),
             seed=seed,
             warm_start=warm.start,
+            on_iteration=on_iteration,
         )
     except CappuccinoError:
         raise
@@ -330,6 +372,7 @@ def _run_split(setup: _Trial, plan: SplitPlan, running: _Running, ckpt: Path) ->
     running.save(ckpt)
     objective = setup.objective(running.bot, running.bench)
     return {
+        RESULT_KIND: SPLIT_ROW,
         "objective": float(objective),
         "split": plan.index,
         "splits_done": plan.position + 1,
@@ -397,8 +440,8 @@ def cpcv_trainable(config: dict[str, Any], markets: Mapping[str, MarketData] | N
 
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        run_trial(config, markets, report=report)
+        run_trial(config, markets, report=report, curve=tune.report)
         return
     # A restored trial: continue after the last split it reported.
     with checkpoint.as_directory() as last:
-        run_trial(config, markets, report=report, resume_from=last)
+        run_trial(config, markets, report=report, curve=tune.report, resume_from=last)

@@ -140,6 +140,8 @@ def _config_value_cases() -> Iterator[Case]:
         ("reduction-one", p1, "reduction_factor", "1", ("reduction_factor",)),
         ("failures-negative", p1, "max_failures", "-1", ("max_failures",)),
         ("failures-text", p1, "max_failures", "lots", ("max_failures",)),
+        ("curve-negative", p1, "curve_every_s", "-1", ("curve_every_s",)),
+        ("curve-text", p1, "curve_every_s", "often", ("curve_every_s",)),
         ("p2-algos-unknown", p2, "algos", "[ppo, a2c]", ("a2c",)),
         ("p2-algos-empty", p2, "algos", "[]", ("algos",)),
         ("p2-pbo-odd", p2, "pbo_partitions", "3", ("pbo_partitions",)),
@@ -148,6 +150,7 @@ def _config_value_cases() -> Iterator[Case]:
         ("p2-seed-float", p2, "seed", "1.5", ("seed",)),
         ("p2-cpus-zero", p2, "cpus_per_trial", "0", ("cpus_per_trial",)),
         ("p2-failures-negative", p2, "max_failures", "-2", ("max_failures",)),
+        ("p2-curve-negative", p2, "curve_every_s", "-0.5", ("curve_every_s",)),
     ]
     for cid, path, key, value, expect in values:
         # The full run (no --mini): mini.yaml overrides some of these keys.
