@@ -286,23 +286,40 @@ def test_ray_up_and_submit_with_the_local_provider(cluster: Cluster) -> None:
         "where = pathlib.Path(cappuccino_ray.__file__).parent\n"
         "print('SUBMITTED', ray.cluster_resources().get('CPU'), where)\n"
     )
+    # The project's own script, copied alone under a name of its own (ray submit puts it in ~).
+    script = d / f"{name}_run_phase1.py"
+    shutil.copy(repo / "run_phase1.py", script)
+    elsewhere = d / "elsewhere"  # the user's shell is not in the repo: no configs/ around
+    elsewhere.mkdir()
     home = Path.home()
     try:
         up = subprocess.run(
             [RAY, "up", "-y", "--no-config-cache", str(d / "cluster.yaml")],
-            env=cluster.env, capture_output=True, text=True, timeout=300, check=False,
+            env=cluster.env, cwd=elsewhere, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
         assert (remote / "run_two_phase.py").is_file() and not (remote / ".venv").exists()
         sub = subprocess.run(
             [RAY, "submit", str(d / "cluster.yaml"), str(job)],
-            env=cluster.env, capture_output=True, text=True, timeout=300, check=False,
+            env=cluster.env, cwd=elsewhere, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert sub.returncode == 0, sub.stdout[-3000:] + sub.stderr[-2000:]
         assert f"SUBMITTED 1.0 {remote}/cappuccino_ray" in sub.stdout
+        # The headline: `ray submit cluster.yaml run_phase1.py`, a mini phase 1 on the head's one CPU.
+        results = d / "submitted"
+        sub = subprocess.run(
+            [RAY, "submit", str(d / "cluster.yaml"), str(script), "--", "--mini", "--quiet", "--results",
+             str(results)],
+            env=cluster.env, cwd=elsewhere, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert sub.returncode == 0, sub.stdout[-3000:] + sub.stderr[-2000:]
+        (winner,) = results.rglob("phase1_winner.json")
+        assert json.loads(winner.read_text())["interval"] in {"1h", "4h"}
+        assert not any(elsewhere.iterdir())  # nothing written where the command was typed
     finally:
         _kill_groups_mentioning(f"{d}/ray")
         (home / job.name).unlink(missing_ok=True)
+        (home / script.name).unlink(missing_ok=True)
         boot = home / "ray_bootstrap_config.yaml"
         if boot.is_file() and yaml.safe_load(boot.read_text()).get("cluster_name") == name:
             boot.unlink()
