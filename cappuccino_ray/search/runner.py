@@ -23,6 +23,7 @@ from cappuccino_ray.errors import ConfigError, TrainingError
 from cappuccino_ray.report.tracking import tracking_callbacks
 from cappuccino_ray.search.interrupt import tune_phase
 from cappuccino_ray.search.progress import SearchProgress
+from cappuccino_ray.search.reaper import start_watchdog
 from cappuccino_ray.search.searcher import ComboSearcher
 from cappuccino_ray.storage import Location
 
@@ -129,6 +130,8 @@ def init_ray(address: str | None = None, *, log_to_driver: bool | None = None) -
         ray.init(address=target, ignore_reinit_error=True, log_to_driver=forward)
     except (ConnectionError, TimeoutError, ValueError) as exc:
         raise TrainingError(f"cannot reach the Ray cluster at {target!r} ({exc}); check --address") from exc
+    if target is None:  # our own local Ray: it must not outlive this process, even after SIGKILL
+        start_watchdog()
     return True
 
 

@@ -60,6 +60,25 @@ def finished(exp: Path) -> set[str]:
     return {f"trial_{r.trial_id}" for r in rows_from_experiment(exp) if r.status == "TERMINATED"}
 
 
+def _pids() -> set[int]:
+    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+
+
+def _ray_processes(existing: set[int]) -> list[str]:
+    """Command lines of running Ray processes that were not there in ``existing``."""
+    out = []
+    for pid in _pids() - existing:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                continue
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("ray::") or "/ray/" in cmd:
+            out.append(cmd[:80])
+    return out
+
+
 def reports(exp: Path) -> dict[str, int]:
     """Trial folder -> number of split results it reported (learning-curve rows left out)."""
     out = {}
@@ -172,6 +191,7 @@ def check_relative_queries(cwd: Path, run: Path) -> None:
 )
 def test_stop_in_phase2_keeps_phase1_and_resume_finishes_phase2(tmp_path: Path, sig: int, code: int) -> None:
     results = tmp_path / "results"
+    existing = _pids()
     proc = start(results, 2.5)
 
     def in_phase2() -> bool:
@@ -180,7 +200,7 @@ def test_stop_in_phase2_keeps_phase1_and_resume_finishes_phase2(tmp_path: Path, 
 
     wait_for(proc, in_phase2, timeout=180)
     time.sleep(1.0)  # into the first split of the first phase-2 trials
-    rc, _ = stop(proc, sig, group=sig == signal.SIGKILL)
+    rc, _ = stop(proc, sig, group=False)  # SIGKILL of the job alone, as the OOM killer does
     assert rc == code
     (run,) = run_dirs(results)
     assert (run / PHASE1_DIR / PHASE1_WINNER_FILE).is_file()
@@ -188,8 +208,11 @@ def test_stop_in_phase2_keeps_phase1_and_resume_finishes_phase2(tmp_path: Path, 
     if sig != signal.SIGKILL:
         report = json.loads((run / TRAINING_REPORT_FILE).read_text())
         assert (report["status"], report["stopped_in"]) == ("interrupted", "phase 2")
-    else:
-        time.sleep(1)
+    # Ray's processes end with the job, SIGKILL included (its agents alone would linger a minute).
+    deadline = time.monotonic() + 10
+    while (left := _ray_processes(existing)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"Ray processes outlived the job by 10 s: {left}"
     before1, before2 = reports(run / PHASE1_DIR), reports(run / PHASE2_DIR)
     done_before = finished(run / PHASE1_DIR) | finished(run / PHASE2_DIR)
     assert len(finished(run / PHASE2_DIR)) < PHASE2_TRIALS
