@@ -6,8 +6,8 @@ A run of the two-phase job lives in ``<results_dir>/<YYYYmmdd-HHMMSS>_<mode>_<ha
     phase1/                          phase 1's Tune experiment
         phase1_winner.json           the best trial and the trial counts
         phase1_all_results.json      each combination's best trial, best first
-        <trial>/checkpoint_*/        the trial's last split: agent.json, weights.pt,
-                                     test_returns.npz, trial_progress.json
+        <trial>/checkpoint_*/        one per split: agent.json, weights.pt, test_returns.npz,
+                                     trial_progress.json, split_row.json
     phase2/                          phase 2's Tune experiment
         phase2_comparison.json       PPO vs double-DQN, PBO and deflated Sharpe
         winner_paths.npz             the winner's CPCV backtest paths (per-bar returns, bar times)
@@ -38,6 +38,7 @@ __all__ = [
     "PHASE2_COMPARISON_FILE",
     "PHASE2_DIR",
     "RUN_CONFIG_FILE",
+    "SPLIT_ROW_FILE",
     "TEST_RETURNS_FILE",
     "TRAINING_REPORT_FILE",
     "TRIAL_PROGRESS_FILE",
@@ -72,6 +73,8 @@ HTML_REPORT_FILE = "report.html"
 TEST_RETURNS_FILE = "test_returns.npz"
 #: Per-group metrics of the splits done, in a trial's checkpoint (a restored trial continues from it).
 TRIAL_PROGRESS_FILE = "trial_progress.json"
+#: The row a trial reported to Tune with a split's checkpoint (reported again if Tune lost it).
+SPLIT_ROW_FILE = "split_row.json"
 
 
 def read_json(path: str | Path) -> Any:

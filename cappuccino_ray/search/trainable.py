@@ -12,11 +12,14 @@ far in ``test_returns.npz``, and the per-group metrics so far in
 ``trial_progress.json``). Tune's ASHA scheduler can stop a weak trial after
 any split. A diverging (NaN) or crashing trial raises :class:`TrainingError`.
 A trial restored by Tune (``--resume``, a lost node) continues after the last
-split of its latest checkpoint instead of starting again from split 0.
+split of its latest checkpoint instead of starting again from split 0, or after
+the splits it finished that Tune never recorded (:mod:`.recovery`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +35,8 @@ from cappuccino_ray.config.agents import DDQNParams, PPOParams, TrialConfig, par
 from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
-from cappuccino_ray.run_files import TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
+from cappuccino_ray.run_files import SPLIT_ROW_FILE, TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
+from cappuccino_ray.search.recovery import trial_storage_dir, unrecorded_splits
 from cappuccino_ray.search.rows import ITERATION_ROW, RESULT_KIND, SPLIT_ROW
 from cappuccino_ray.search.splits import PURGE_BARS, SplitPlan, default_embargo, partition_start, plan_splits
 from cappuccino_ray.search.warm import WarmPlan, phase1_split_checkpoints, plan_warm_start
@@ -435,13 +439,22 @@ def cpcv_trainable(config: dict[str, Any], markets: Mapping[str, MarketData] | N
     """
     from ray import tune
 
+    from cappuccino_ray.atomic import write_json_atomic
+
     def report(metrics: dict[str, Any], ckpt: Path) -> None:
+        write_json_atomic(ckpt / SPLIT_ROW_FILE, metrics, allow_nan=True)  # reported again if Tune loses it
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt)))
 
     checkpoint = tune.get_checkpoint()
-    if checkpoint is None:
-        run_trial(config, markets, report=report, curve=tune.report)
-        return
-    # A restored trial: continue after the last split it reported.
-    with checkpoint.as_directory() as last:
-        run_trial(config, markets, report=report, curve=tune.report, resume_from=last)
+    with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext() as last:
+        # A restored trial continues after the last split Tune recorded, or after the
+        # splits it finished but Tune never recorded (cappuccino_ray.search.recovery).
+        done = int(read_json(Path(last) / TRIAL_PROGRESS_FILE)["splits_done"]) if last else 0
+        resume_from = last
+        trial_dir = trial_storage_dir()
+        for folder, row in unrecorded_splits(trial_dir, done) if trial_dir is not None else []:
+            with tempfile.TemporaryDirectory(prefix="split_") as copy:  # Tune writes into its own folders
+                shutil.copytree(folder, copy, dirs_exist_ok=True)
+                tune.report(row, checkpoint=tune.Checkpoint.from_directory(copy))
+            resume_from = folder
+        run_trial(config, markets, report=report, curve=tune.report, resume_from=resume_from)
