@@ -24,8 +24,9 @@ from cappuccino_ray.search.trainable import mini_trial_config, run_trial
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def ray_local() -> Iterator[None]:
+    """A local Ray for the module, shut down after it (RLlib would start one and leave it up)."""
     import ray
 
     started = not ray.is_initialized()

@@ -41,12 +41,13 @@ def worker_env() -> dict[str, object]:
 def ray_local() -> Iterator[None]:
     import ray
 
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=worker_env())
-    yield
-    if started:
+    # The workers must import the stand-in trainable: a Ray left up by an earlier module
+    # (RLlib starts one on its own) lacks that runtime env, so it is replaced.
+    if ray.is_initialized():
         ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=worker_env())
+    yield
+    ray.shutdown()
 
 
 def small_configs() -> tuple[Phase1Config, Phase2Config]:
