@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ray_descendants", "start_watchdog", "watch"]
+__all__ = ["ray_descendants", "start_time", "start_watchdog", "watch"]
 
 _PROC = Path("/proc")
 
@@ -42,7 +42,8 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
-def _started(pid: int) -> int | None:
+def start_time(pid: int) -> int | None:
+    """The start time of a running process (``/proc/PID/stat`` field 22), or None if it has ended."""
     stat = _stat(pid)
     return None if stat is None else stat[1]
 
@@ -87,17 +88,17 @@ def watch(job: int, job_start: int, *, period_s: float = 0.5, grace_s: float = 1
         How many processes were killed.
     """
     known: dict[int, int] = {}
-    while _started(job) == job_start:
+    while start_time(job) == job_start:
         known.update(ray_descendants(job))
         time.sleep(period_s)
     deadline = time.monotonic() + grace_s
     left = known
     while left and time.monotonic() < deadline:
         time.sleep(0.1)
-        left = {pid: start for pid, start in left.items() if _started(pid) == start}
+        left = {pid: start for pid, start in left.items() if start_time(pid) == start}
     killed = 0
     for pid, start in left.items():
-        if _started(pid) == start:
+        if start_time(pid) == start:
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
@@ -109,7 +110,7 @@ def watch(job: int, job_start: int, *, period_s: float = 0.5, grace_s: float = 1
 def start_watchdog() -> subprocess.Popen[bytes] | None:
     """Start the watchdog of this process in a session of its own (Linux; None elsewhere)."""
     me = os.getpid()
-    start = _started(me)
+    start = start_time(me)
     if not sys.platform.startswith("linux") or start is None:
         return None
     return subprocess.Popen(  # run as a file: the standard library only, no package imports

@@ -32,17 +32,23 @@ __all__ = ["trial_storage_dir", "unrecorded_splits"]
 _NEEDED = (AGENT_FILE, WEIGHTS_FILE, TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, SPLIT_ROW_FILE)
 
 
-def unrecorded_splits(trial_dir: str | Path, splits_done: int) -> list[tuple[Path, dict[str, Any]]]:
-    """The complete split checkpoints in ``trial_dir`` that continue after ``splits_done``.
+def unrecorded_splits(
+    splits_done: int, trial_dir: str | Path | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The complete split checkpoints in the trial folder that continue after ``splits_done``.
 
     Args:
-        trial_dir: The trial's folder on this node.
         splits_done: Splits of the checkpoint Tune restored (0 for none).
+        trial_dir: The trial's folder on this node; ``None``: the running trial's
+            (:func:`trial_storage_dir`), and nothing when that is not on this disk.
 
     Returns:
         ``(checkpoint folder, reported row)`` for splits ``splits_done + 1``, ``+ 2``...,
         in order, up to the first one missing or incomplete.
     """
+    trial_dir = trial_dir if trial_dir is not None else trial_storage_dir()
+    if trial_dir is None:
+        return []
     by_count: dict[int, tuple[Path, dict[str, Any]]] = {}
     for folder in sorted(Path(trial_dir).glob("checkpoint_*")):
         row = _complete_row(folder)

@@ -36,7 +36,7 @@ from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.errors import CappuccinoError, ConfigError, TrainingError
 from cappuccino_ray.run_files import SPLIT_ROW_FILE, TEST_RETURNS_FILE, TRIAL_PROGRESS_FILE, read_json
-from cappuccino_ray.search.recovery import trial_storage_dir, unrecorded_splits
+from cappuccino_ray.search.recovery import unrecorded_splits
 from cappuccino_ray.search.rows import ITERATION_ROW, RESULT_KIND, SPLIT_ROW
 from cappuccino_ray.search.splits import PURGE_BARS, SplitPlan, default_embargo, partition_start, plan_splits
 from cappuccino_ray.search.warm import WarmPlan, phase1_split_checkpoints, plan_warm_start
@@ -309,21 +309,18 @@ def _curve_hook(setup: _Trial, plan: SplitPlan, running: _Running, sink: CurveSi
         return None
     last = time.monotonic()
     done = running.splits_done
-    objective = float(setup.objective(running.bot, running.bench)) if running.bot else float("nan")
+    scores = {  # the same in every row of this split
+        RESULT_KIND: ITERATION_ROW,
+        "objective": float(setup.objective(running.bot, running.bench)) if running.bot else float("nan"),
+        "splits_done": done,
+        "paths_complete": setup.cv.complete_paths(done),
+    }
 
     def hook(env_steps: int, point: Mapping[str, float]) -> None:
         nonlocal last
         if time.monotonic() - last < every:
             return
-        sink(
-            {
-                RESULT_KIND: ITERATION_ROW,
-                "objective": objective,
-                "splits_done": done,
-                "paths_complete": setup.cv.complete_paths(done),
-                "train": {"split": plan.index, "env_steps": env_steps, **point},
-            }
-        )
+        sink({**scores, "train": {"split": plan.index, "env_steps": env_steps, **point}})
         last = time.monotonic()
 
     return hook
@@ -451,8 +448,7 @@ def cpcv_trainable(config: dict[str, Any], markets: Mapping[str, MarketData] | N
         # splits it finished but Tune never recorded (cappuccino_ray.search.recovery).
         done = int(read_json(Path(last) / TRIAL_PROGRESS_FILE)["splits_done"]) if last else 0
         resume_from = last
-        trial_dir = trial_storage_dir()
-        for folder, row in unrecorded_splits(trial_dir, done) if trial_dir is not None else []:
+        for folder, row in unrecorded_splits(done):
             with tempfile.TemporaryDirectory(prefix="split_") as copy:  # Tune writes into its own folders
                 shutil.copytree(folder, copy, dirs_exist_ok=True)
                 tune.report(row, checkpoint=tune.Checkpoint.from_directory(copy))

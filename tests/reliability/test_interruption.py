@@ -28,6 +28,7 @@ from cappuccino_ray.run_files import (
     PHASE2_DIR,
     TRAINING_REPORT_FILE,
 )
+from cappuccino_ray.search.reaper import start_time
 from cappuccino_ray.search.results import rows_from_experiment
 from cappuccino_ray.search.rows import ITERATION_ROW
 from tests.python_run import REPO, child_env, run_cli
@@ -67,9 +68,9 @@ def _ray_processes(existing: set[int]) -> list[str]:
     """Command lines of running Ray processes that were not there in ``existing``."""
     out = []
     for pid in _pids() - existing:
+        if start_time(pid) is None:  # ended (or a zombie)
+            continue
         try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                continue
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cappuccino_ray.search.rows import ITERATION_ROW, RESULT_KIND, SPLIT_ROW, is_split_row
+from cappuccino_ray.search.rows import ITERATION_ROW, RESULT_KIND, SPLIT_ROW
 from cappuccino_ray.search.trainable import mini_trial_config, run_trial
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_local() -> Iterator[None]:
-    """A local Ray for the module, shut down after it (RLlib would start one and leave it up)."""
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    if started:
-        ray.shutdown()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("own_ray")]
 
 
 def _config(**overrides: Any) -> dict[str, Any]:
@@ -70,11 +56,6 @@ def test_curve_rows_are_throttled_and_off_at_zero() -> None:
     assert rows == []  # no split trains for an hour
 
 
-def test_searcher_hears_split_rows_only() -> None:
-    assert is_split_row({"objective": 1.0})  # rows from before the kinds existed
-    assert is_split_row({RESULT_KIND: SPLIT_ROW}) and not is_split_row({RESULT_KIND: ITERATION_ROW})
-
-
 def _scalars(event_file: Path) -> dict[str, list[float]]:
     """Tag -> values of a TensorBoard event file (TFRecord framing, ``Event`` protos)."""
     from tensorboardX.proto import event_pb2
@@ -91,7 +72,7 @@ def _scalars(event_file: Path) -> dict[str, list[float]]:
     return out
 
 
-def test_tune_with_asha_records_the_curves_in_csv_and_tensorboard(ray_local: None, tmp_path: Path) -> None:
+def test_tune_with_asha_records_the_curves_in_csv_and_tensorboard(tmp_path: Path) -> None:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 

@@ -7,11 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from cappuccino_ray.search.reaper import ray_descendants
+from cappuccino_ray.search.reaper import ray_descendants, start_time
 from tests.python_run import child_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the watchdog reads /proc")
@@ -31,11 +30,7 @@ time.sleep(300)
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
+    return start_time(pid) is not None
 
 
 def _wait_gone(pid: int, timeout_s: float) -> bool:

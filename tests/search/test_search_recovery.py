@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,7 @@ from cappuccino_ray.search.recovery import unrecorded_splits
 from cappuccino_ray.search.rows import SPLIT_ROW
 from tests.python_run import child_env
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_local() -> Iterator[None]:
-    """A local Ray for the module, shut down after it (RLlib would start one and leave it up)."""
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    if started:
-        ray.shutdown()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("own_ray")]
 
 
 # A one-trial Tune job of the real trainable; `resume` restores it.
@@ -74,7 +60,7 @@ def test_a_driver_killed_before_its_snapshot_loses_no_finished_split(tmp_path: P
     (trial,) = store.glob("exp/*/")
     state = "".join(p.read_text() for p in store.glob("exp/experiment_state*.json"))
     assert "checkpoint_00000" not in state  # Tune recorded none of them
-    found = unrecorded_splits(trial, 0)
+    found = unrecorded_splits(0, trial)
     assert len(found) >= 2 and [row["splits_done"] for _, row in found] == list(range(1, len(found) + 1))
     saved = [row for _, row in found]
 
@@ -98,11 +84,11 @@ def test_only_whole_checkpoints_that_continue_the_count_are_taken(tmp_path: Path
         folder.parent.mkdir(exist_ok=True)
         os.rename(tmp_path / "splits" / f"split_{i:03d}", folder)
         (folder / SPLIT_ROW_FILE).write_text(json.dumps(row))
-    assert [r["splits_done"] for _, r in unrecorded_splits(root, 0)] == [1, 2, 3]
-    assert [r["splits_done"] for _, r in unrecorded_splits(root, 1)] == [2, 3]
-    assert unrecorded_splits(root, 3) == []
+    assert [r["splits_done"] for _, r in unrecorded_splits(0, root)] == [1, 2, 3]
+    assert [r["splits_done"] for _, r in unrecorded_splits(1, root)] == [2, 3]
+    assert unrecorded_splits(3, root) == []
     cut = root / "checkpoint_000001" / TEST_RETURNS_FILE
     cut.write_bytes(cut.read_bytes()[:100])  # copied halfway when the driver died
-    assert [r["splits_done"] for _, r in unrecorded_splits(root, 0)] == [1]  # split 3 needs split 2 first
+    assert [r["splits_done"] for _, r in unrecorded_splits(0, root)] == [1]  # split 3 needs split 2 first
     (root / "checkpoint_000000" / SPLIT_ROW_FILE).unlink()  # written before Tune's copy
-    assert unrecorded_splits(root, 0) == []
+    assert unrecorded_splits(0, root) == []

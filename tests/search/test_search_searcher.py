@@ -14,6 +14,7 @@ from ray.tune.search import Searcher
 from cappuccino_ray.config.search import ParamSpec
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.ranking import combo_label
+from cappuccino_ray.search.rows import ITERATION_ROW, RESULT_KIND, SPLIT_ROW
 from cappuccino_ray.search.searcher import ComboSearcher
 from cappuccino_ray.search.space import fit_point, to_optuna
 
@@ -82,6 +83,23 @@ def test_results_go_to_the_study_that_proposed_the_trial() -> None:
     s.on_trial_complete("nope", {"objective": 1.0})
     assert (list(s.issued), list(s.completed), dict(s.trial_combo)) == before
     assert [s.study_trials(i) for i in range(len(COMBOS))] == [2] * len(COMBOS)
+
+
+def test_a_study_hears_the_split_rows_and_not_the_learning_curve() -> None:
+    heard: list[dict[str, object]] = []
+
+    class Study(Searcher):
+        def on_trial_result(self, trial_id: str, result: dict) -> None:  # type: ignore[type-arg]
+            heard.append(result)
+
+    s = make(trials=1)
+    drain(s)
+    s.searchers[s.trial_combo["t0"]] = Study()
+    curve = {"objective": float("nan"), "splits_done": 0, RESULT_KIND: ITERATION_ROW}
+    split = {"objective": 0.5, "splits_done": 1, RESULT_KIND: SPLIT_ROW}
+    for row in (curve, split, {**curve, "objective": 0.5, "splits_done": 1}, {"objective": 0.7}):
+        s.on_trial_result("t0", row)
+    assert heard == [split, {"objective": 0.7}]  # a row without a kind is a split row (older runs)
 
 
 def test_points_to_evaluate_come_first_fitted_into_the_space() -> None:
