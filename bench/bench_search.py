@@ -60,6 +60,7 @@ def run_mini(results: Path) -> dict[str, float]:
     from cappuccino_ray.config.search import RunConfig
     from cappuccino_ray.search.pipeline import PipelineOptions, run_pipeline
     from cappuccino_ray.search.results import rows_from_experiment
+    from cappuccino_ray.search.rows import is_split_row
 
     data = load_config(DataConfig, REPO / "configs" / "data.yaml", {"source": "synthetic"})
     opts = PipelineOptions(
@@ -81,12 +82,16 @@ def run_mini(results: Path) -> dict[str, float]:
             n_trials += 1
             trial_s += float(row.metrics.get("time_total_s", 0.0))
             lines = (Path(row.checkpoint_path or ".").parent / "result.json").read_text().splitlines()
-            for line in lines:
-                r = json.loads(line)
-                n_splits += 1
-                train_s += r["train_s"]
-                steps += r["env_steps"]
-                eval_s += r["time_this_iter_s"] - r["train_s"]
+            # Split rows carry the split's training time; learning-curve rows between them
+            # split the wall time, so a split's other time (evaluation, reporting) is the
+            # trial's total time less its training, per split.
+            splits = [r for r in map(json.loads, lines) if is_split_row(r)]
+            n_splits += len(splits)
+            trained = sum(r["train_s"] for r in splits)
+            train_s += trained
+            steps += sum(r["env_steps"] for r in splits)
+            if splits:
+                eval_s += splits[-1]["time_total_s"] - trained
     concurrency = HERE_CPUS  # the mini job's trials each take one CPU
     return {
         "mini_wall_s": wall,

@@ -64,8 +64,8 @@ PPO_HP = {
 DQN_HP = {"train_batch_size": 256, "num_envs": 32, "rollout_fragment_length": 16, "hidden_size": 64}
 
 
-def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable[[int], None]:
-    """A function that trains one project algorithm for ``n`` more env steps."""
+def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable[[int], int]:
+    """A function that trains one project algorithm for ``n`` more env steps (returns the steps done)."""
     from cappuccino_ray.agents import rllib_names as rl
     from cappuccino_ray.agents.training import build_algorithm_config
     from cappuccino_ray.config.agents import parse_trial_config
@@ -75,18 +75,20 @@ def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable
     algo = build_algorithm_config(trial, params, env_config=env_config, seed=0).build_algo()
     state = {"sampled": 0}
 
-    def run(n: int) -> None:
-        goal = state["sampled"] + n
-        while state["sampled"] < goal:
+    def run(n: int) -> int:
+        start = state["sampled"]
+        while state["sampled"] < start + n:
             state["sampled"] = rl.steps_sampled(algo.train())
+        return state["sampled"] - start
 
     return run
 
 
-def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Callable[[int], None]:
-    """A function that trains one SB3 model for ``n`` more env steps."""
+def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Callable[[int], int]:
+    """A function that trains one SB3 model for ``n`` more env steps (returns the steps done)."""
     from sb3_vecenv import ProjectVecEnv
     from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from cappuccino_ray.env import CryptoTradingEnv
@@ -131,8 +133,13 @@ def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Cal
             device="cpu",
         )
 
-    def run(n: int) -> None:
+    # A logger with no outputs: SB3's default makes an empty SB3-<date> folder in /tmp per model.
+    model.set_logger(Logger(folder=None, output_formats=[]))
+
+    def run(n: int) -> int:
+        start = model.num_timesteps
         model.learn(total_timesteps=n, reset_num_timesteps=False)
+        return int(model.num_timesteps - start)
 
     return run
 
@@ -155,17 +162,21 @@ def _rllib_default(algo_name: str, env_config: dict[str, Any], seconds: float) -
 
 
 def _interleaved(
-    contenders: dict[str, Callable[[int], None]], steps: int, rounds: int
+    contenders: dict[str, Callable[[int], int]], steps: int, rounds: int
 ) -> dict[str, list[float]]:
-    """Env steps per second of each contender in each of ``rounds`` interleaved rounds."""
+    """Env steps per second of each contender in each of ``rounds`` interleaved rounds.
+
+    A contender trains whole iterations, so it may run past ``steps``; its rate
+    counts the steps it actually ran.
+    """
     for run in contenders.values():
         run(steps // 4)  # warm-up: build-time caches, first learner updates
     rates: dict[str, list[float]] = {k: [] for k in contenders}
     for i in range(rounds):
         for name, run in contenders.items():
             t0 = time.perf_counter()
-            run(steps)
-            rates[name].append(steps / (time.perf_counter() - t0))
+            done = run(steps)
+            rates[name].append(done / (time.perf_counter() - t0))
         print(
             f"round {i + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
             file=sys.stderr,

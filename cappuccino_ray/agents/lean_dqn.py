@@ -68,7 +68,7 @@ def rollout_transitions(rollout: Rollout, *, n_step: int, gamma: float) -> Itera
         )
 
 
-class LeanDQN(rl.DQN):
+class LeanDQN(rl.ConfigDictOnce, rl.DQN):
     """RLlib's DQN with the project's flat replay buffer in its training step.
 
     Per iteration: one sample call on the env runner (``rollout_fragment_length``
@@ -97,8 +97,11 @@ class LeanDQN(rl.DQN):
         me.flat_replay = None
         super().stop()
 
-    def _sample_into_replay(self) -> int:
-        """One sample call, stored as n-step transitions; returns the env steps sampled."""
+    def _sample_into_replay(self, *, report: bool) -> int:
+        """One sample call, stored as n-step transitions; returns the env steps sampled.
+
+        ``report`` aggregates the runner's metrics now (RLlib's own runner always does).
+        """
         me: Any = self
         cfg: Any = me.config
         n_step, gamma = int(cfg.n_step), float(cfg.gamma)
@@ -106,7 +109,7 @@ class LeanDQN(rl.DQN):
         with me.metrics.log_time((rl.TIMERS, rl.ENV_RUNNER_SAMPLING_TIMER)):
             if isinstance(runner, VectorEnvRunner) and me.env_runner_group.num_remote_workers() == 0:
                 rollout = runner.sample_arrays()
-                runner_results = [runner.get_metrics()]
+                runner_results = [runner.get_metrics()] if report else []
                 chunks = list(rollout_transitions(rollout, n_step=n_step, gamma=gamma))
             else:
                 sampled_out: Any = rl.synchronous_parallel_sample(
@@ -129,45 +132,91 @@ class LeanDQN(rl.DQN):
                     for ep in episodes
                     if len(ep) > 0
                 ]
-        me.metrics.aggregate(runner_results, key=rl.ENV_RUNNER_RESULTS)
+        if runner_results:
+            me.metrics.aggregate(runner_results, key=rl.ENV_RUNNER_RESULTS)
         if chunks:
             me.flat_replay.add({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
         return sum(len(c["rewards"]) for c in chunks)
 
     def training_step(self) -> None:
-        """Sample, store, replay and learn (see the class docstring)."""
+        """Sample, store, replay and learn (see the class docstring).
+
+        With the vector env runner one training step runs these cycles until
+        ``min_sample_timesteps_per_iteration`` env steps are sampled
+        (:func:`~cappuccino_ray.agents.rllib_names.iteration_steps`), syncing
+        the weights after every update, and reduces the runner's and the
+        learner's metrics once at the end.
+        """
         me: Any = self  # RLlib types its attributes as optional
         cfg: Any = me.config
-        sampled = self._sample_into_replay()
-        lifetime = me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-        if lifetime < cfg.num_steps_sampled_before_learning_starts:
-            return
-        size = int(cfg.total_train_batch_size)
-        me._updates_owed += sampled * float(cfg.training_intensity or 1.0) / size
-        n_updates = int(me._updates_owed)
-        if n_updates == 0:
-            return
-        me._updates_owed -= n_updates
-        data = {_FLAT_TO_RLLIB[k]: v for k, v in me.flat_replay.sample(n_updates * size).items()}
-        data["weights"] = np.ones(n_updates * size, dtype=np.float32)
-        batch = rl.MultiAgentBatch({rl.DEFAULT_MODULE_ID: rl.SampleBatch(data)}, env_steps=n_updates * size)
-        agent_steps = me.metrics.peek(
-            (rl.ENV_RUNNER_RESULTS, rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}
-        )
-        with me.metrics.log_time((rl.TIMERS, rl.LEARNER_UPDATE_TIMER)):
-            results = me.learner_group.update(
-                batch=batch,
-                timesteps={
-                    rl.NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime,
-                    rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME: agent_steps,
-                },
-                minibatch_size=size,
-                num_epochs=1,
-                shuffle_batch_per_epoch=False,
+        runner = me.env_runner_group.local_env_runner
+        lean = isinstance(runner, VectorEnvRunner) and me.env_runner_group.num_remote_workers() == 0
+        goal = int(cfg.min_sample_timesteps_per_iteration or 0) if lean else 0
+        base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
+        sampled = 0
+        results: list[Any] = []
+        updated = False
+        while True:
+            new = self._sample_into_replay(report=not lean)
+            sampled += new
+            if lean:
+                # What RLlib's end-of-iteration state sync tells the runner, after every cycle:
+                # the exploration schedule then advances as if each cycle were an iteration.
+                runner.num_env_steps_sampled_lifetime = base + sampled
+            lifetime = (
+                base + sampled
+                if lean
+                else int(
+                    me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+                )
             )
+            cycle = self._learn(new, lifetime, reduce=not lean)
+            if cycle is not None:
+                updated = True
+                results += cycle
+            if sampled >= goal:
+                break
+        if lean:
+            me.metrics.aggregate([runner.get_metrics()], key=rl.ENV_RUNNER_RESULTS)
+            if updated:
+                results += rl.learner_results(self)
         for res in results:
             for module_results in res.values():
                 if isinstance(module_results, dict):
                     module_results.pop(rl.TD_ERROR_KEY, None)
-        me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
+        if results:
+            me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
+
+    def _learn(self, sampled: int, lifetime: int, *, reduce: bool) -> list[Any] | None:
+        """The gradient steps ``sampled`` new env steps are owed, then a weights sync; None if none."""
+        me: Any = self
+        cfg: Any = me.config
+        if lifetime < cfg.num_steps_sampled_before_learning_starts:
+            return None
+        size = int(cfg.total_train_batch_size)
+        me._updates_owed += sampled * float(cfg.training_intensity or 1.0) / size
+        n_updates = int(me._updates_owed)
+        if n_updates == 0:
+            return None
+        me._updates_owed -= n_updates
+        data = {_FLAT_TO_RLLIB[k]: v for k, v in me.flat_replay.sample(n_updates * size).items()}
+        data["weights"] = np.ones(n_updates * size, dtype=np.float32)
+        agent_steps = me.metrics.peek(
+            (rl.ENV_RUNNER_RESULTS, rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}
+        )
+        with me.metrics.log_time((rl.TIMERS, rl.LEARNER_UPDATE_TIMER)):
+            results = rl.learner_update(
+                self,
+                data,
+                timesteps={
+                    rl.NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime,
+                    rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME: agent_steps,
+                },
+                num_epochs=1,
+                minibatch_size=size,
+                shuffle=False,
+                seed=0,
+                reduce=reduce,
+            )
         rl.sync_runner_weights(self)
+        return results

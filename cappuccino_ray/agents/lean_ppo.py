@@ -93,44 +93,72 @@ def ppo_batch(rollout: Rollout, values: np.ndarray, *, gamma: float, lambda_: fl
     }
 
 
-class LeanPPO(rl.PPO):
-    """RLlib's PPO whose training step takes the vector env runner's arrays (module docstring)."""
+class LeanPPO(rl.ConfigDictOnce, rl.PPO):
+    """RLlib's PPO whose training step takes the vector env runner's arrays (module docstring).
+
+    One training step runs sample-GAE-update cycles (each exactly RLlib's
+    PPO iteration: one batch, its epochs, a weights sync) until
+    ``min_sample_timesteps_per_iteration`` env steps are sampled, and reduces
+    the runner's and the learner's metrics once at the end
+    (:func:`~cappuccino_ray.agents.rllib_names.iteration_steps` sets it).
+    """
+
+    def setup(self, config: Any) -> None:
+        """Build the algorithm; count update cycles (they seed the minibatch permutations)."""
+        super().setup(config)
+        me: Any = self
+        me._lean_cycles = 0
 
     def training_step(self) -> None:
-        """Sample a batch, compute GAE, run RLlib's PPO learner update and sync the weights."""
+        """Sample batches, compute GAE, run RLlib's PPO learner update and sync the weights."""
         me: Any = self  # RLlib types its attributes as optional
         runner = me.env_runner_group.local_env_runner
         if not isinstance(runner, VectorEnvRunner) or me.env_runner_group.num_remote_workers() > 0:
             super().training_step()
             return
         cfg: Any = me.config
-        with me.metrics.log_time((rl.TIMERS, rl.ENV_RUNNER_SAMPLING_TIMER)):
-            rollout = runner.sample_arrays(num_timesteps=int(cfg.total_train_batch_size))
-            me.metrics.aggregate([runner.get_metrics()], key=rl.ENV_RUNNER_RESULTS)
+        goal = int(cfg.min_sample_timesteps_per_iteration or 0)
+        base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
+        sampled = 0
+        results: list[Any] = []
+        while True:
+            with me.metrics.log_time((rl.TIMERS, rl.ENV_RUNNER_SAMPLING_TIMER)):
+                rollout = runner.sample_arrays(num_timesteps=int(cfg.total_train_batch_size))
+            sampled += int(np.count_nonzero(rollout.valid))
+            data = self._batch(rollout)
+            with me.metrics.log_time((rl.TIMERS, rl.LEARNER_UPDATE_TIMER)):
+                results += rl.learner_update(
+                    self,
+                    data,
+                    timesteps={
+                        rl.NUM_ENV_STEPS_SAMPLED_LIFETIME: base + sampled,
+                        rl.NUM_MODULE_STEPS_TRAINED_LIFETIME: me.metrics.peek(
+                            (rl.LEARNER_RESULTS, rl.ALL_MODULES, rl.NUM_MODULE_STEPS_TRAINED_LIFETIME),
+                            default=0,
+                        ),
+                    },
+                    num_epochs=int(cfg.num_epochs),
+                    minibatch_size=int(cfg.minibatch_size),
+                    shuffle=bool(cfg.shuffle_batch_per_epoch),
+                    # A fresh permutation stream per cycle, repeated by a seeded run.
+                    seed=(int(cfg.seed or 0) << 32) + me._lean_cycles,
+                    reduce=False,
+                )
+            me._lean_cycles += 1
+            rl.sync_runner_weights(self)
+            if sampled >= goal:
+                break
+        me.metrics.aggregate([runner.get_metrics()], key=rl.ENV_RUNNER_RESULTS)
+        me.metrics.aggregate(results + rl.learner_results(self), key=rl.LEARNER_RESULTS)
+
+    def _batch(self, rollout: Rollout) -> dict[str, np.ndarray]:
+        """PPO's train batch of a rollout: values from the learner's module, then GAE."""
+        me: Any = self
+        cfg: Any = me.config
         module = rl.learner_module(me)
         device = next(module.parameters()).device  # the learner's module is on CUDA with num_gpus > 0
         t_len, n = rollout.obs.shape[:2]
         with torch.inference_mode():
             obs = torch.from_numpy(rollout.obs.reshape(t_len * n, -1)).to(device)
             values = module.compute_values({rl.OBS: obs}).cpu().numpy().reshape(t_len, n).astype(np.float64)
-        data = ppo_batch(rollout, values, gamma=float(cfg.gamma), lambda_=float(cfg.lambda_))
-        steps = len(data[rl.ADVANTAGES])
-        batch = rl.MultiAgentBatch({rl.DEFAULT_MODULE_ID: rl.SampleBatch(data)}, env_steps=steps)
-        with me.metrics.log_time((rl.TIMERS, rl.LEARNER_UPDATE_TIMER)):
-            results = me.learner_group.update(
-                batch=batch,
-                timesteps={
-                    rl.NUM_ENV_STEPS_SAMPLED_LIFETIME: me.metrics.peek(
-                        (rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME)
-                    ),
-                    rl.NUM_MODULE_STEPS_TRAINED_LIFETIME: me.metrics.peek(
-                        (rl.LEARNER_RESULTS, rl.ALL_MODULES, rl.NUM_MODULE_STEPS_TRAINED_LIFETIME),
-                        default=0,
-                    ),
-                },
-                num_epochs=cfg.num_epochs,
-                minibatch_size=cfg.minibatch_size,
-                shuffle_batch_per_epoch=cfg.shuffle_batch_per_epoch,
-            )
-            me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
-        rl.sync_runner_weights(self)
+        return ppo_batch(rollout, values, gamma=float(cfg.gamma), lambda_=float(cfg.lambda_))

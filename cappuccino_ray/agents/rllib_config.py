@@ -14,6 +14,7 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import VectorEnvRunner
 from cappuccino_ray.agents.lean_dqn import LeanDQN
 from cappuccino_ray.agents.lean_ppo import LeanPPO
+from cappuccino_ray.agents.learners import LeanDQNLearner, LeanPPOLearner
 
 __all__ = ["algorithm_config"]
 
@@ -34,6 +35,7 @@ def algorithm_config(
     vector_entry_point: bool = True,
     flat_replay: bool = True,
     fast_runner: bool = True,
+    iteration_steps: int = 0,
 ) -> rl.AlgorithmConfig:
     """Translate the project's settings into an RLlib ``AlgorithmConfig``.
 
@@ -67,7 +69,11 @@ def algorithm_config(
             :class:`~cappuccino_ray.agents.env_runner.VectorEnvRunner` (one batched
             loop over the vector env) and, for PPO, train with
             :class:`~cappuccino_ray.agents.lean_ppo.LeanPPO` (GAE on the runner's
-            arrays); False keeps RLlib's own env runner and PPO.
+            arrays), both with the lean learners of :mod:`~cappuccino_ray.agents.learners`;
+            False keeps RLlib's own env runner, PPO and learners.
+        iteration_steps: With ``fast_runner``, the env steps of one training iteration
+            (``min_sample_timesteps_per_iteration``; see
+            :func:`~cappuccino_ray.agents.rllib_names.iteration_steps`); 0 keeps RLlib's default.
 
     Returns:
         The config, not yet built.
@@ -81,7 +87,7 @@ def algorithm_config(
         if algo == "ppo"
         else rl.DQNConfig(algo_class=LeanDQN if flat_replay else None)
     )
-    return (
+    cfg = (
         cfg.environment(env, env_config=env_config, normalize_actions=False, clip_actions=False)
         .framework("torch")
         .env_runners(
@@ -97,3 +103,8 @@ def algorithm_config(
         .reporting(metrics_num_episodes_for_smoothing=20)
         .debugging(seed=seed, log_level="ERROR")
     )
+    if fast_runner:
+        cfg = cfg.learners(learner_class=LeanPPOLearner if algo == "ppo" else LeanDQNLearner)
+        if iteration_steps > 0:
+            cfg = cfg.reporting(min_sample_timesteps_per_iteration=iteration_steps)
+    return cfg

@@ -81,6 +81,7 @@ def build_algorithm_config(
             num_gpus=trial.num_gpus,
             warm_start=warm_start,
             fast_runner=trial.fast_runner,
+            train_steps=trial.train_steps,
         )
     return build_ddqn_config(
         params,

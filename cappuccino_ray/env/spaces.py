@@ -25,6 +25,8 @@ keeping the other assets' weights; buys are limited by the cash available.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from gymnasium import spaces
 
@@ -76,8 +78,24 @@ def continuous_to_weights(actions: np.ndarray) -> np.ndarray:
     return w
 
 
+@functools.lru_cache(maxsize=16)
+def _discrete_table(n_assets: int, levels: int) -> np.ndarray:
+    """Targets of every discrete action, ``(n_assets * levels, n)`` (read-only)."""
+    a = np.arange(n_assets * levels)
+    asset, level = np.divmod(a, levels)
+    out = np.full((len(a), n_assets), np.nan)
+    act = level > 0
+    rows = np.nonzero(act)[0]
+    out[rows, asset[act]] = (level[act] - 1) / (levels - 2)
+    out.flags.writeable = False
+    return out
+
+
 def discrete_to_weights(actions: np.ndarray, n_assets: int, levels: int) -> np.ndarray:
     """Map a batch of discrete actions ``(B,)`` to targets ``(B, n)`` (``NaN`` = hold).
+
+    The mapping is the module docstring's; rows come from a table of all
+    actions built once per ``(n_assets, levels)``.
 
     Raises:
         ConfigError: If an action is outside ``0 .. n_assets * levels - 1``.
@@ -85,9 +103,4 @@ def discrete_to_weights(actions: np.ndarray, n_assets: int, levels: int) -> np.n
     a = np.asarray(actions, dtype=np.int64).reshape(-1)
     if a.size and (a.min() < 0 or a.max() >= n_assets * levels):
         raise ConfigError(f"discrete action outside 0..{n_assets * levels - 1}: {a}")
-    asset, level = np.divmod(a, levels)
-    out = np.full((len(a), n_assets), np.nan)
-    act = level > 0
-    rows = np.nonzero(act)[0]
-    out[rows, asset[act]] = (level[act] - 1) / (levels - 2)
-    return out
+    return _discrete_table(n_assets, levels)[a]

@@ -38,13 +38,15 @@ PPO_EXTRA = {"no_trade_band": 0.1, "train_steps": 40_000, "num_epochs": 4, "lr":
 
 # DDQN: the pattern flips every 24 bars, so a short horizon (gamma 0.9) and 60k steps (~6 s
 # with the flat replay buffer) learn it; gamma 0.99 at 20k steps passes or fails by seed.
-# Seed 1: with the CPCV partition starting after the 30-day feature warm-up, seed 0's test group is
-# a +70 % one-way run that no 24-bar timing beats; seed 1's is flat, so the test measures the pattern.
-DDQN_EXTRA = {"train_steps": 60_000, "gamma": 0.9, "seed": 1}
+# With the CPCV partition starting after the 30-day feature warm-up, seed 0's test group is a
+# +70 % one-way run that no 24-bar timing beats; seeds 1-3 test the pattern. One seed's run
+# still wins or loses by chance (about 1 in 4 lost to buy-and-hold when this was written), so
+# the double-DQN must win in a majority of three seeds.
+DDQN_EXTRA = {"train_steps": 60_000, "gamma": 0.9}
+DDQN_SEEDS = (1, 2, 3)
 
 
-@pytest.mark.parametrize(("algo", "extra"), [("ddqn", DDQN_EXTRA), ("ppo", PPO_EXTRA)])
-def test_agent_learns_the_planted_pattern(ray_session, tmp_path, algo, extra):
+def _wins(tmp_path, algo, extra, seed):
     from cappuccino_ray.agents import load_agent
 
     cfg = mini_trial_config(
@@ -55,11 +57,25 @@ def test_agent_learns_the_planted_pattern(ray_session, tmp_path, algo, extra):
         synthetic_bars=BARS,
         planted_signal=SIGNAL,
         hidden_size=64,
-        **({"train_steps": 20_000} | extra),
+        **({"train_steps": 20_000} | extra | ({} if seed is None else {"seed": seed})),
     )
-    (metrics,) = run_trial(cfg, checkpoint_root=tmp_path)
-    spec = load_agent(tmp_path / "split_000").spec
+    root = tmp_path / f"seed_{seed}"
+    (metrics,) = run_trial(cfg, checkpoint_root=root)
+    spec = load_agent(root / "split_000").spec
     ((_, segment),) = spec.run["test_groups"]
-    assert metrics["bot_return"] > metrics["bh_return"]
     band = cfg.get("no_trade_band", 0.02)
-    assert metrics["bot_return"] > _random_return(segment, cfg["seed"], discrete=algo == "ddqn", band=band)
+    chance = _random_return(segment, cfg["seed"], discrete=algo == "ddqn", band=band)
+    print(
+        f"{algo} seed {cfg['seed']}: bot {metrics['bot_return']:+.3f}, "
+        f"buy-and-hold {metrics['bh_return']:+.3f}, random {chance:+.3f}"
+    )
+    return metrics["bot_return"] > metrics["bh_return"] and metrics["bot_return"] > chance
+
+
+def test_ppo_learns_the_planted_pattern(ray_session, tmp_path):
+    assert _wins(tmp_path, "ppo", PPO_EXTRA, None)
+
+
+def test_ddqn_learns_the_planted_pattern_in_most_seeds(ray_session, tmp_path):
+    wins = sum(_wins(tmp_path, "ddqn", DDQN_EXTRA, seed) for seed in DDQN_SEEDS)
+    assert wins >= 2, f"the double-DQN beat buy-and-hold and chance in {wins} of {len(DDQN_SEEDS)} seeds"
