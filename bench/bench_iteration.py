@@ -62,13 +62,13 @@ class _Clock:
 def _profile(algo_name: str, iterations: int) -> tuple[dict[str, float], int]:
     """Seconds per piece over ``iterations`` train() calls after a warm-up, and the env steps sampled."""
     from cappuccino_ray.agents import rllib_names as rl
-    from cappuccino_ray.agents.training import build_algorithm_config
+    from cappuccino_ray.agents.training import build_algorithm
     from cappuccino_ray.config.agents import parse_trial_config
 
     hp = PPO_HP if algo_name == "ppo" else DQN_HP
     trial, params = parse_trial_config({"algo": algo_name, "train_steps": 10**9, "fast_runner": True, **hp})
     env_config = _env_config(3000, algo_name != "ppo")
-    algo: Any = build_algorithm_config(trial, params, env_config=env_config, seed=0).build_algo()
+    algo: Any = build_algorithm(trial, params, env_config=env_config, seed=0)
     clock = _Clock()
     runner = algo.env_runner_group.local_env_runner
     venv = runner.env.unwrapped

@@ -67,12 +67,12 @@ DQN_HP = {"train_batch_size": 256, "num_envs": 32, "rollout_fragment_length": 16
 def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable[[int], int]:
     """A function that trains one project algorithm for ``n`` more env steps (returns the steps done)."""
     from cappuccino_ray.agents import rllib_names as rl
-    from cappuccino_ray.agents.training import build_algorithm_config
+    from cappuccino_ray.agents.training import build_algorithm
     from cappuccino_ray.config.agents import parse_trial_config
 
     hp = PPO_HP if algo_name == "ppo" else DQN_HP
     trial, params = parse_trial_config({"algo": algo_name, "train_steps": 10**9, "fast_runner": fast, **hp})
-    algo = build_algorithm_config(trial, params, env_config=env_config, seed=0).build_algo()
+    algo = build_algorithm(trial, params, env_config=env_config, seed=0)
     state = {"sampled": 0}
 
     def run(n: int) -> int:

@@ -14,7 +14,6 @@ target sync every ``target_update_freq`` steps and the env runner. With
 
 from __future__ import annotations
 
-import math
 from typing import Any, cast
 
 import numpy as np
@@ -152,18 +151,4 @@ def build_ddqn_config(
         vector_entry_point=isinstance(env, str),
         fast_runner=fast_runner,
         flat_replay=params.flat_replay,
-        iteration_steps=rl.iteration_steps(_cycles_per_update(params), train_steps, most=4096),
     )
-
-
-def _cycles_per_update(params: DDQNParams) -> int:
-    """Env steps of the fewest whole sample calls that owe at least one gradient step.
-
-    An iteration (:func:`~cappuccino_ray.agents.rllib_names.iteration_steps`)
-    is a whole number of these, so once learning has started every iteration
-    trains and reports its losses (an iteration without an update would
-    report none).
-    """
-    call = params.rollout_fragment_length * params.num_envs
-    per_update = math.ceil(params.train_batch_size / params.training_intensity)
-    return call * math.ceil(per_update / call)

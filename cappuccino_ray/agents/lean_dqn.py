@@ -2,7 +2,8 @@
 
 RLlib's ``EpisodeReplayBuffer`` stores episode objects and rebuilds every
 sampled transition from them in Python; :class:`LeanDQN` keeps RLlib's DQN
-learner (loss, double-Q target, optimizer, target sync) and replaces only the
+learner (loss, double-Q target, target sync; Adam fused by
+:mod:`~cappuccino_ray.agents.learners`) and replaces the
 sample-store-replay part of the training step with
 :class:`~cappuccino_ray.agents.replay.FlatReplayBuffer`. With the project's
 :class:`~cappuccino_ray.agents.env_runner.VectorEnvRunner` it takes the
@@ -12,6 +13,7 @@ it reads the episode chunks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +23,7 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
 from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
 
-__all__ = ["LeanDQN", "rollout_transitions"]
+__all__ = ["LeanDQN", "rollout_transitions", "update_unit"]
 
 #: :class:`FlatReplayBuffer` column -> RLlib's train-batch column.
 _FLAT_TO_RLLIB = {
@@ -68,10 +70,27 @@ def rollout_transitions(rollout: Rollout, *, n_step: int, gamma: float) -> Itera
         )
 
 
+def update_unit(call_steps: int, batch_size: int, training_intensity: float) -> int:
+    """Env steps of the fewest whole sample calls that owe at least one gradient step.
+
+    A training step with a budget samples a whole number of these, so once
+    learning has started every iteration trains and reports its losses (an
+    iteration without an update would report none).
+
+    Args:
+        call_steps: Env steps of one sample call (fragment length x env copies).
+        batch_size: Transitions per gradient step.
+        training_intensity: Transitions replayed per transition sampled.
+    """
+    per_update = math.ceil(batch_size / training_intensity)
+    return call_steps * math.ceil(per_update / call_steps)
+
+
 class LeanDQN(rl.ConfigDictOnce, rl.DQN):
     """RLlib's DQN with the project's flat replay buffer in its training step.
 
-    Per iteration: one sample call on the env runner (``rollout_fragment_length``
+    Per cycle (one or more per training step, see :meth:`training_step`): one
+    sample call on the env runner (``rollout_fragment_length``
     steps per env copy), the chunks turned into n-step transitions
     (:func:`~cappuccino_ray.agents.replay.nstep_transitions`) and stored in a
     :class:`~cappuccino_ray.agents.replay.FlatReplayBuffer`; then, once
@@ -80,7 +99,7 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
     sampled at ``training_intensity`` (fractions carry over), drawn in one
     gather and handed to RLlib's DQN learner as one flat batch cut into
     minibatches (no learner connector, no episode objects). The loss, the
-    double-Q target, the optimizer and the target-network sync stay RLlib's.
+    double-Q target and the target-network sync stay RLlib's.
     """
 
     def setup(self, config: Any) -> None:
@@ -142,17 +161,17 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
         """Sample, store, replay and learn (see the class docstring).
 
         With the vector env runner one training step runs these cycles until
-        ``min_sample_timesteps_per_iteration`` env steps are sampled
-        (:func:`~cappuccino_ray.agents.rllib_names.iteration_steps`), syncing
-        the weights after every update, and reduces the runner's and the
-        learner's metrics once at the end.
+        :func:`~cappuccino_ray.agents.rllib_names.cycle_goal` env steps are
+        sampled (whole units of :func:`update_unit`, at most 4,096 steps, about a
+        tenth of the budget; one cycle without a budget), syncing the weights
+        after every update, and reduces the runner's and the learner's metrics
+        once at the end.
         """
         me: Any = self  # RLlib types its attributes as optional
-        cfg: Any = me.config
         runner = me.env_runner_group.local_env_runner
         lean = isinstance(runner, VectorEnvRunner) and me.env_runner_group.num_remote_workers() == 0
-        goal = int(cfg.min_sample_timesteps_per_iteration or 0) if lean else 0
         base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
+        goal = rl.cycle_goal(self, base, self._update_unit(), most=4096) if lean else 0
         sampled = 0
         results: list[Any] = []
         updated = False
@@ -186,6 +205,14 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
                     module_results.pop(rl.TD_ERROR_KEY, None)
         if results:
             me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
+
+    def _update_unit(self) -> int:
+        cfg: Any = self.config
+        return update_unit(
+            int(cfg.get_rollout_fragment_length()) * int(cfg.num_envs_per_env_runner),
+            int(cfg.total_train_batch_size),
+            float(cfg.training_intensity or 1.0),
+        )
 
     def _learn(self, sampled: int, lifetime: int, *, reduce: bool) -> list[Any] | None:
         """The gradient steps ``sampled`` new env steps are owed, then a weights sync; None if none."""

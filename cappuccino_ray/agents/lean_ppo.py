@@ -8,8 +8,11 @@ already time-major arrays, so :class:`LeanPPO` computes GAE on them directly
 (:func:`gae`: one value-function pass over all observations, the backward
 recursion vectorised over the env copies), standardises the advantages and
 hands RLlib's PPO learner one flat batch (no learner connector, no episode
-objects). The PPO loss, the optimizer, the KL coefficient update, the
-minibatch epochs and the weights sync stay RLlib's.
+objects) through :func:`~cappuccino_ray.agents.rllib_names.learner_update`.
+The PPO loss, the KL coefficient update and the learner's own update step
+stay RLlib's; the minibatches are the project's (every epoch a fresh seeded
+permutation, where RLlib keeps the first epoch in order), and the optimizer
+is RLlib's Adam, fused (:mod:`~cappuccino_ray.agents.learners`).
 
 The advantages are standardised over the real steps only (RLlib's connector
 includes its artificial bootstrap steps in the mean and standard deviation).
@@ -98,9 +101,11 @@ class LeanPPO(rl.ConfigDictOnce, rl.PPO):
 
     One training step runs sample-GAE-update cycles (each exactly RLlib's
     PPO iteration: one batch, its epochs, a weights sync) until
-    ``min_sample_timesteps_per_iteration`` env steps are sampled, and reduces
-    the runner's and the learner's metrics once at the end
-    (:func:`~cappuccino_ray.agents.rllib_names.iteration_steps` sets it).
+    :func:`~cappuccino_ray.agents.rllib_names.cycle_goal` env steps are sampled
+    (up to 4 batches, about a tenth of the budget given by
+    :func:`~cappuccino_ray.agents.rllib_names.set_step_budget`; one batch
+    without a budget), and reduces the runner's and the learner's metrics once
+    at the end.
     """
 
     def setup(self, config: Any) -> None:
@@ -117,13 +122,14 @@ class LeanPPO(rl.ConfigDictOnce, rl.PPO):
             super().training_step()
             return
         cfg: Any = me.config
-        goal = int(cfg.min_sample_timesteps_per_iteration or 0)
         base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
+        batch = int(cfg.total_train_batch_size)
+        goal = rl.cycle_goal(self, base, batch, most=4 * batch)
         sampled = 0
         results: list[Any] = []
         while True:
             with me.metrics.log_time((rl.TIMERS, rl.ENV_RUNNER_SAMPLING_TIMER)):
-                rollout = runner.sample_arrays(num_timesteps=int(cfg.total_train_batch_size))
+                rollout = runner.sample_arrays(num_timesteps=batch)
             sampled += int(np.count_nonzero(rollout.valid))
             data = self._batch(rollout)
             with me.metrics.log_time((rl.TIMERS, rl.LEARNER_UPDATE_TIMER)):

@@ -49,6 +49,12 @@ class _LeanStep:
             lr_or_lr_schedule=config.lr,
         )
 
+    def compute_gradients(self, loss_per_module: Any, **kwargs: Any) -> Any:
+        """RLlib's backward pass; forgets the last step's finiteness check first."""
+        me: Any = self
+        me._grads_finite = None
+        return super().compute_gradients(loss_per_module, **kwargs)  # type: ignore[misc]
+
     def postprocess_gradients_for_module(
         self, *, module_id: Any, config: Any = None, module_gradients_dict: dict[Any, Any]
     ) -> dict[Any, Any]:

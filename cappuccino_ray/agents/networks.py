@@ -29,20 +29,27 @@ class MLP(nn.Sequential):
     policy's forward pass (``bench/bench_train.py``). The layers stay
     registered as in ``nn.Sequential`` (same state-dict keys, same
     parameters), and :meth:`forward` calls ``F.linear`` and the activation on
-    them directly, the same operations in the same order.
+    them directly, the same operations in the same order. The layers are
+    fixed once built: ``append``, ``insert``, ``extend``, ``pop`` and item
+    assignment or deletion raise (the forward plan would not see them).
     """
 
-    def __init__(self, *layers: nn.Module) -> None:
-        """Register ``layers`` (``nn.Linear``, ``nn.Tanh`` or ``nn.ReLU``) in order."""
+    def __init__(self, *layers: Any) -> None:
+        """Register ``layers`` in order (``nn.Linear``, ``nn.Tanh``, ``nn.ReLU``; or one ``OrderedDict``)."""
         super().__init__(*layers)
         self._plan: list[tuple[nn.Linear, Any]] = []
-        for layer in layers:
+        for layer in self._modules.values():
             if isinstance(layer, nn.Linear):
                 self._plan.append((layer, None))
             elif isinstance(layer, nn.Tanh | nn.ReLU) and self._plan and self._plan[-1][1] is None:
                 self._plan[-1] = (self._plan[-1][0], torch.tanh if isinstance(layer, nn.Tanh) else torch.relu)
             else:
                 raise TypeError(f"MLP takes linear layers, each followed by at most one activation: {layer}")
+
+    def _fixed(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("an MLP's layers are fixed once built; build a new one with mlp()")
+
+    append = extend = insert = pop = __setitem__ = __delitem__ = __iadd__ = _fixed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layers in order."""

@@ -88,7 +88,6 @@ def build_ppo_config(
     num_gpus: float = 0.0,
     warm_start: WarmStart | None = None,
     fast_runner: bool = True,
-    train_steps: int = 0,
 ) -> rl.AlgorithmConfig:
     """An RLlib PPO config for ``params`` on ``env``.
 
@@ -101,8 +100,6 @@ def build_ppo_config(
         warm_start: Where the first weights come from, or ``None`` for a fresh start.
         fast_runner: Sample with the project's vector env runner (see
             :func:`~cappuccino_ray.agents.rllib_config.algorithm_config`).
-        train_steps: The env steps the agent will train for (sizes the training
-            iterations: up to 4 batches each, about a tenth of the budget); 0 = one batch.
 
     Returns:
         The ``AlgorithmConfig`` (call ``.build_algo()`` to train).
@@ -127,7 +124,4 @@ def build_ppo_config(
         num_gpus=num_gpus,
         vector_entry_point=isinstance(env, str),
         fast_runner=fast_runner,
-        iteration_steps=rl.iteration_steps(
-            params.train_batch_size, train_steps, most=4 * params.train_batch_size
-        ),
     )

@@ -35,7 +35,6 @@ def algorithm_config(
     vector_entry_point: bool = True,
     flat_replay: bool = True,
     fast_runner: bool = True,
-    iteration_steps: int = 0,
 ) -> rl.AlgorithmConfig:
     """Translate the project's settings into an RLlib ``AlgorithmConfig``.
 
@@ -71,9 +70,6 @@ def algorithm_config(
             :class:`~cappuccino_ray.agents.lean_ppo.LeanPPO` (GAE on the runner's
             arrays), both with the lean learners of :mod:`~cappuccino_ray.agents.learners`;
             False keeps RLlib's own env runner, PPO and learners.
-        iteration_steps: With ``fast_runner``, the env steps of one training iteration
-            (``min_sample_timesteps_per_iteration``; see
-            :func:`~cappuccino_ray.agents.rllib_names.iteration_steps`); 0 keeps RLlib's default.
 
     Returns:
         The config, not yet built.
@@ -104,7 +100,9 @@ def algorithm_config(
         .debugging(seed=seed, log_level="ERROR")
     )
     if fast_runner:
-        cfg = cfg.learners(learner_class=LeanPPOLearner if algo == "ppo" else LeanDQNLearner)
-        if iteration_steps > 0:
-            cfg = cfg.reporting(min_sample_timesteps_per_iteration=iteration_steps)
+        # The lean training steps size their own iterations (``rllib_names.cycle_goal``): RLlib's
+        # loop must not call them again for a minimum of steps (DQN's default is 1,000).
+        cfg = cfg.learners(learner_class=LeanPPOLearner if algo == "ppo" else LeanDQNLearner).reporting(
+            min_sample_timesteps_per_iteration=0
+        )
     return cfg

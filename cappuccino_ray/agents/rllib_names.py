@@ -122,6 +122,7 @@ __all__ = [
     "TorchRLModule",
     "ValueFunctionAPI",
     "curve_values",
+    "cycle_goal",
     "iteration_steps",
     "learner_module",
     "learner_results",
@@ -131,6 +132,7 @@ __all__ = [
     "minibatch_parts",
     "module_state",
     "seed_replay_buffer",
+    "set_step_budget",
     "steps_sampled",
     "steps_trained",
     "sync_local_weights",
@@ -185,8 +187,9 @@ def steps_trained(result: dict, *, replayed: bool = False) -> int:
     Args:
         result: An ``Algorithm.train()`` result.
         replayed: Count the transitions the learner trained on (the module's
-            steps; right for the double-DQN's replay, where RLlib's env-step
-            count gives every minibatch the whole batch's env steps).
+            steps, every epoch's included). RLlib's own update counts the whole
+            batch's env steps for every minibatch; the lean update
+            (:func:`learner_update`) counts each row once per epoch for both.
     """
     if replayed:
         return int(_get(result, LEARNER_RESULTS, DEFAULT_MODULE_ID, NUM_MODULE_STEPS_TRAINED_LIFETIME))
@@ -286,7 +289,11 @@ class ConfigDictOnce:
 
 
 def _log_trained(learner: Any, n_trained: int, minibatch_size: int) -> None:
-    """The steps-trained metrics RLlib's ``Learner.update`` logs per minibatch, logged once per call."""
+    """The steps-trained metrics RLlib's ``Learner.update`` logs per minibatch, logged once per call.
+
+    Env and module steps are both the rows trained on, every epoch counted
+    (RLlib's update counts the whole batch's env steps once per minibatch).
+    """
     log = learner.metrics.log_value
     log((DEFAULT_MODULE_ID, WEIGHTS_SEQ_NO), learner._weights_seq_no, window=1)
     log((DEFAULT_MODULE_ID, MODULE_TRAIN_BATCH_SIZE_MEAN), minibatch_size, reduce="mean")
@@ -416,14 +423,42 @@ def learner_results(algo: Algorithm) -> list[dict[str, Any]]:
     return [] if learner is None else [learner.metrics.reduce()]
 
 
+def set_step_budget(algo: Algorithm, steps: int) -> None:
+    """Tell the lean training steps the run's env-step budget (see :func:`cycle_goal`)."""
+    me: Any = algo
+    me.step_budget = int(steps)
+
+
+def cycle_goal(algo: Algorithm, base: int, unit: int, *, most: int) -> int:
+    """Env steps a lean training step samples before it ends (at least one cycle runs).
+
+    :func:`iteration_steps` of the budget :func:`set_step_budget` gave (whole
+    units, about a tenth of the budget, at most ``most``), capped by what
+    is left of the budget rounded up to a ``unit``: the run overshoots its
+    budget by less than one unit, as with one cycle per iteration. Without a
+    budget, 0 (one cycle).
+
+    Args:
+        algo: The algorithm.
+        base: Env steps sampled before this training step.
+        unit: Env steps of one cycle (or of as many cycles as owe a gradient step).
+        most: The most env steps of one iteration.
+    """
+    budget = getattr(algo, "step_budget", None)
+    if budget is None:
+        return 0
+    unit = max(1, unit)
+    left = max(0, int(budget) - base)
+    return min(iteration_steps(unit, int(budget), most=most), -(-left // unit) * unit)
+
+
 def iteration_steps(batch_steps: int, train_steps: int, *, most: int) -> int:
     """Env steps per training iteration: whole batches, about a tenth of the budget, at most ``most``.
 
     An iteration ends with Tune's and RLlib's per-iteration bookkeeping (a
     result dict, every metric reduced): about 2 ms, a few percent of a small
     iteration. The lean training steps run several sample-and-update cycles
-    per iteration instead; the budget is checked between iterations, so
-    iterations stay a small part of it.
+    per iteration instead (:func:`cycle_goal`).
     """
     cycles = max(1, min(most, train_steps // 10) // max(1, batch_steps))
     return cycles * batch_steps

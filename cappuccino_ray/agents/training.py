@@ -25,7 +25,7 @@ from cappuccino_ray.documents import WarmStart
 from cappuccino_ray.env import ENV_ID
 from cappuccino_ray.errors import TrainingError
 
-__all__ = ["IterationHook", "TrainOutcome", "build_algorithm_config", "train_agent"]
+__all__ = ["IterationHook", "TrainOutcome", "build_algorithm", "build_algorithm_config", "train_agent"]
 
 #: Called after each training iteration with the env steps so far and the iteration's curve point.
 IterationHook = Callable[[int, Mapping[str, float]], None]
@@ -81,7 +81,6 @@ def build_algorithm_config(
             num_gpus=trial.num_gpus,
             warm_start=warm_start,
             fast_runner=trial.fast_runner,
-            train_steps=trial.train_steps,
         )
     return build_ddqn_config(
         params,
@@ -92,6 +91,29 @@ def build_algorithm_config(
         num_gpus=trial.num_gpus,
         fast_runner=trial.fast_runner,
     )
+
+
+def build_algorithm(
+    trial: TrialConfig,
+    params: PPOParams | DDQNParams,
+    *,
+    env_config: dict[str, Any],
+    seed: int,
+    env: str | type = ENV_ID,
+    warm_start: WarmStart | None = None,
+) -> rl.Algorithm:
+    """The RLlib algorithm a trial trains (:func:`build_algorithm_config`, built).
+
+    Its replay buffer is seeded and it knows the trial's env-step budget
+    (:func:`~cappuccino_ray.agents.rllib_names.set_step_budget`: the lean
+    training steps size their iterations from it and stop at it).
+    """
+    algo = build_algorithm_config(
+        trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start
+    ).build_algo()
+    rl.seed_replay_buffer(algo, seed)
+    rl.set_step_budget(algo, trial.train_steps)
+    return algo
 
 
 def _shapes(algo: str, state: Mapping[str, np.ndarray]) -> tuple[int, int]:
@@ -130,15 +152,7 @@ def train_agent(
         TrainingError: If a loss or a weight turns non-finite.
     """
     t0 = time.perf_counter()
-    algo = build_algorithm_config(
-        trial,
-        params,
-        env_config=env_config,
-        seed=seed,
-        env=env,
-        warm_start=warm_start,
-    ).build_algo()
-    rl.seed_replay_buffer(algo, seed)
+    algo = build_algorithm(trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start)
     build_s = time.perf_counter() - t0
     sampled = 0
     losses: dict[str, float] = {}

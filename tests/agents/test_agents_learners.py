@@ -51,7 +51,20 @@ def test_a_copied_mlp_runs_its_own_layers():
     assert not torch.allclose(target(x), before)
 
 
-def test_mlp_refuses_layers_it_cannot_run():
+def test_mlp_refuses_layers_it_cannot_run_and_changes_to_its_layers():
+    net = mlp(4, 8, 1, 2, activation="tanh", out_gain=1.0)
+    for change in (
+        lambda: net.append(nn.Tanh()),
+        lambda: net.insert(0, nn.Linear(4, 4)),
+        lambda: net.__setitem__(0, nn.Linear(4, 8)),
+        lambda: net.__delitem__(1),
+    ):
+        with pytest.raises(TypeError, match="fixed"):
+            change()
+    head = net[0:2]  # slicing builds a new MLP of the same layer objects
+    assert isinstance(head, MLP) and head[0] is net[0]
+    x = torch.randn(3, 4)
+    assert torch.equal(head(x), torch.tanh(net[0](x)))
     with pytest.raises(TypeError, match="linear layers"):
         MLP(nn.Linear(2, 2), nn.Tanh(), nn.ReLU())
     with pytest.raises(TypeError, match="linear layers"):
@@ -102,7 +115,7 @@ def test_iterations_are_whole_batches_about_a_tenth_of_the_budget(batch, budget,
 
 
 def _algo(algo: str, **hp):
-    from cappuccino_ray.agents.training import build_algorithm_config
+    from cappuccino_ray.agents.training import build_algorithm
     from cappuccino_ray.config.agents import parse_trial_config
     from cappuccino_ray.data.synthetic import generate_market
     from cappuccino_ray.env import register_envs
@@ -113,14 +126,18 @@ def _algo(algo: str, **hp):
     )
     settings_ = {"action_mode": "discrete" if algo == "ddqn" else "continuous", "episode_bars": 40}
     env_config = {"market": generate_market(600, seed=0), "mode": "train", "settings": settings_}
-    return build_algorithm_config(trial, params, env_config=env_config, seed=0).build_algo()
+    return build_algorithm(trial, params, env_config=env_config, seed=0)  # budget 100,000 steps
 
 
 @pytest.mark.slow
 def test_learner_clips_by_the_global_norm_and_zeroes_nan_gradients(ray_session):
+    from cappuccino_ray.agents.learners import LeanPPOLearner
+
     algo = _algo("ppo", train_batch_size=128, minibatch_size=64)
     try:
         learner = algo.learner_group._learner
+        assert isinstance(learner, LeanPPOLearner)  # the trial's config picks the lean learner
+        assert learner.get_optimizer().defaults["fused"]
         clip = float(algo.config.grad_clip)
         torch.manual_seed(3)
         grads = {pid: torch.randn_like(p) * 10.0 for pid, p in learner._params.items()}
@@ -130,6 +147,8 @@ def test_learner_clips_by_the_global_norm_and_zeroes_nan_gradients(ray_session):
         out = learner.postprocess_gradients({pid: g.clone() for pid, g in grads.items()})
         for pid, g in out.items():
             torch.testing.assert_close(g, expected[pid], rtol=1e-5, atol=1e-7)
+        logged = learner.metrics.peek((rl.DEFAULT_MODULE_ID, "gradients_default_optimizer_global_norm"))
+        assert float(logged) == pytest.approx(total, rel=1e-5)
         # A NaN gradient: RLlib's handling (set to zero) runs, no weight turns NaN.
         before = {pid: p.detach().clone() for pid, p in learner._params.items()}
         bad = {pid: g.clone() for pid, g in grads.items()}
@@ -147,8 +166,7 @@ def test_learner_clips_by_the_global_norm_and_zeroes_nan_gradients(ray_session):
 def test_a_ppo_iteration_runs_whole_cycles_and_trains_each_batch_for_its_epochs(ray_session):
     algo = _algo("ppo", train_batch_size=128, minibatch_size=64, num_epochs=3)
     try:
-        assert algo.config.min_sample_timesteps_per_iteration == 4 * 128
-        result = algo.train()
+        result = algo.train()  # 4 batches: the most, under a tenth of the budget
         sampled = rl.steps_sampled(result)
         assert 4 * 128 <= sampled < 4 * (128 + 8)
         assert rl.steps_trained(result, replayed=True) == 3 * sampled
@@ -161,7 +179,6 @@ def test_a_ppo_iteration_runs_whole_cycles_and_trains_each_batch_for_its_epochs(
 def test_a_ddqn_iteration_owes_one_update_per_batch_of_new_steps(ray_session):
     algo = _algo("ddqn", train_batch_size=64, rollout_fragment_length=16, learning_starts=0)
     try:
-        assert algo.config.min_sample_timesteps_per_iteration == 4096  # 32 cycles of 16 x 8 steps
         sampled = trained = 0
         for _ in range(2):
             result = algo.train()
@@ -169,6 +186,41 @@ def test_a_ddqn_iteration_owes_one_update_per_batch_of_new_steps(ray_session):
             trained = rl.steps_trained(result, replayed=True)
             assert trained == 64 * (sampled // 64)
             assert rl.loss_values(result)  # every iteration trained and reports its losses
-        assert sampled >= 2 * 4096
+        assert 2 * 4096 <= sampled < 2 * (4096 + 8)  # 32 cycles of 16 x 8 steps per iteration
     finally:
         algo.stop()
+
+
+def test_cycle_goal_is_a_tenth_of_the_budget_in_whole_units_and_stops_at_the_budget():
+    from types import SimpleNamespace
+
+    assert rl.cycle_goal(SimpleNamespace(), 0, 128, most=512) == 0  # no budget: one cycle
+    algo = SimpleNamespace(step_budget=100_000)
+    assert rl.cycle_goal(algo, 0, 128, most=512) == 512  # the most, under a tenth
+    assert rl.cycle_goal(algo, 99_700, 128, most=512) == 384  # 300 left: rounded up to 3 units
+    assert rl.cycle_goal(algo, 100_000, 128, most=512) == 0  # spent: the step runs one cycle
+    assert rl.cycle_goal(SimpleNamespace(step_budget=5_000), 0, 128, most=4096) == 384  # a tenth: 3 units
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("algo", "hp"),
+    [
+        ("ppo", {"train_batch_size": 128, "minibatch_size": 64}),
+        ("ddqn", {"train_batch_size": 64, "rollout_fragment_length": 16, "learning_starts": 0}),
+    ],
+)
+def test_training_stops_within_one_unit_of_the_step_budget(ray_session, algo, hp):
+    built = _algo(algo, **hp)  # both sample in units of 128 env steps
+    try:
+        rl.set_step_budget(built, 5_000)  # iterations of 3 units
+        sampled, sizes = 0, []
+        while sampled < 5_000:
+            result = built.train()
+            sizes.append(rl.steps_sampled(result) - sampled)
+            sampled = rl.steps_sampled(result)
+            assert rl.loss_values(result)  # every iteration trains and reports its losses
+        assert all(384 <= n < 384 + 24 for n in sizes[:-1])
+        assert sampled < 5_000 + 128 + 8  # not a whole 3-unit iteration past the budget
+    finally:
+        built.stop()
