@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cappuccino_ray.agents import batching
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
 from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
@@ -161,7 +162,7 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
         """Sample, store, replay and learn (see the class docstring).
 
         With the vector env runner one training step runs these cycles until
-        :func:`~cappuccino_ray.agents.rllib_names.cycle_goal` env steps are
+        :func:`~cappuccino_ray.agents.batching.cycle_goal` env steps are
         sampled (whole units of :func:`update_unit`, at most 4,096 steps, about a
         tenth of the budget; one cycle without a budget), syncing the weights
         after every update, and reduces the runner's and the learner's metrics
@@ -171,7 +172,7 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
         runner = me.env_runner_group.local_env_runner
         lean = isinstance(runner, VectorEnvRunner) and me.env_runner_group.num_remote_workers() == 0
         base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
-        goal = rl.cycle_goal(self, base, self._update_unit(), most=4096) if lean else 0
+        goal = batching.cycle_goal(self, base, self._update_unit(), most=4096) if lean else 0
         sampled = 0
         results: list[Any] = []
         updated = False

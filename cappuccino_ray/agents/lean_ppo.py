@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cappuccino_ray.agents import batching
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner
 
@@ -101,9 +102,9 @@ class LeanPPO(rl.ConfigDictOnce, rl.PPO):
 
     One training step runs sample-GAE-update cycles (each exactly RLlib's
     PPO iteration: one batch, its epochs, a weights sync) until
-    :func:`~cappuccino_ray.agents.rllib_names.cycle_goal` env steps are sampled
+    :func:`~cappuccino_ray.agents.batching.cycle_goal` env steps are sampled
     (up to 4 batches, about a tenth of the budget given by
-    :func:`~cappuccino_ray.agents.rllib_names.set_step_budget`; one batch
+    :func:`~cappuccino_ray.agents.batching.set_step_budget`; one batch
     without a budget), and reduces the runner's and the learner's metrics once
     at the end.
     """
@@ -124,7 +125,7 @@ class LeanPPO(rl.ConfigDictOnce, rl.PPO):
         cfg: Any = me.config
         base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
         batch = int(cfg.total_train_batch_size)
-        goal = rl.cycle_goal(self, base, batch, most=4 * batch)
+        goal = batching.cycle_goal(self, base, batch, most=4 * batch)
         sampled = 0
         results: list[Any] = []
         while True:

@@ -100,7 +100,7 @@ def algorithm_config(
         .debugging(seed=seed, log_level="ERROR")
     )
     if fast_runner:
-        # The lean training steps size their own iterations (``rllib_names.cycle_goal``): RLlib's
+        # The lean training steps size their own iterations (``batching.cycle_goal``): RLlib's
         # loop must not call them again for a minimum of steps (DQN's default is 1,000).
         cfg = cfg.learners(learner_class=LeanPPOLearner if algo == "ppo" else LeanDQNLearner).reporting(
             min_sample_timesteps_per_iteration=0

@@ -9,7 +9,6 @@ upgrade of Ray touches this module only. Pinned to Ray 2.60's new API stack
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 from collections.abc import Mapping
@@ -57,6 +56,8 @@ from ray.rllib.utils.metrics import (
     WEIGHTS_SEQ_NO,
 )
 from ray.tune.trainable import Trainable
+
+from cappuccino_ray.agents import batching
 
 # Every EnvRunner registers RLlib's wrapper id again with gymnasium, which warns each time;
 # the override is RLlib's own and harmless, so it is not shown to users.
@@ -122,17 +123,13 @@ __all__ = [
     "TorchRLModule",
     "ValueFunctionAPI",
     "curve_values",
-    "cycle_goal",
-    "iteration_steps",
     "learner_module",
     "learner_results",
     "learner_update",
     "loss_values",
     "make_target_network",
-    "minibatch_parts",
     "module_state",
     "seed_replay_buffer",
-    "set_step_budget",
     "steps_sampled",
     "steps_trained",
     "sync_local_weights",
@@ -313,26 +310,6 @@ def _log_trained(learner: Any, n_trained: int, minibatch_size: int) -> None:
         log((ALL_MODULES, key), n_trained, reduce=reduce, with_throughput=True)
 
 
-def minibatch_parts(
-    n: int, minibatch_size: int, *, num_epochs: int, shuffle: bool, seed: int
-) -> list[slice | np.ndarray]:
-    """The minibatches of :func:`learner_update`: row slices, or index arrays when shuffled.
-
-    Each epoch covers the ``n`` rows once, in ``max(1, round(n / minibatch_size))``
-    parts whose sizes differ by at most one; shuffled epochs each take a fresh
-    permutation from ``numpy.random.default_rng(seed)``.
-    """
-    parts = max(1, round(n / minibatch_size))
-    bounds = np.linspace(0, n, parts + 1).round().astype(np.int64).tolist()
-    rng = np.random.default_rng(seed)
-    out: list[slice | np.ndarray] = []
-    for _ in range(num_epochs):
-        order = rng.permutation(n) if shuffle else None
-        for start, stop in itertools.pairwise(bounds):
-            out.append(slice(start, stop) if order is None else order[start:stop])
-    return out
-
-
 def learner_update(
     algo: Algorithm,
     columns: Mapping[str, np.ndarray],
@@ -359,9 +336,10 @@ def learner_update(
     to tensors once per call (``float64`` becomes ``float32``, as RLlib's
     conversion does) and the steps trained are logged once per call.
 
-    Minibatches: :func:`minibatch_parts`, each epoch ``max(1, round(n / minibatch_size))`` near-equal
-    parts of the batch, in a fresh permutation when ``shuffle`` (drawn from
-    ``seed``, so a seeded run repeats), in order otherwise.
+    Minibatches: :func:`~cappuccino_ray.agents.batching.minibatch_parts`, each
+    epoch ``max(1, round(n / minibatch_size))`` near-equal parts of the batch, in
+    a fresh permutation when ``shuffle`` (drawn from ``seed``, so a seeded run
+    repeats), in order otherwise.
 
     Args:
         algo: The algorithm whose learner trains.
@@ -403,7 +381,9 @@ def learner_update(
         t = torch.from_numpy(np.ascontiguousarray(value))
         tensors[key] = (t.float() if t.dtype == torch.float64 else t).to(device)
     loss_per_module: dict[str, Any] = {}
-    for part in minibatch_parts(n, minibatch_size, num_epochs=num_epochs, shuffle=shuffle, seed=seed):
+    for part in batching.minibatch_parts(
+        n, minibatch_size, num_epochs=num_epochs, shuffle=shuffle, seed=seed
+    ):
         if isinstance(part, slice):
             minibatch = {k: t[part] for k, t in tensors.items()}
         else:
@@ -421,47 +401,6 @@ def learner_results(algo: Algorithm) -> list[dict[str, Any]]:
     """The local learner's metrics since the last reduce, reduced (``[]`` without a local learner)."""
     learner = getattr(algo.learner_group, "_learner", None)
     return [] if learner is None else [learner.metrics.reduce()]
-
-
-def set_step_budget(algo: Algorithm, steps: int) -> None:
-    """Tell the lean training steps the run's env-step budget (see :func:`cycle_goal`)."""
-    me: Any = algo
-    me.step_budget = int(steps)
-
-
-def cycle_goal(algo: Algorithm, base: int, unit: int, *, most: int) -> int:
-    """Env steps a lean training step samples before it ends (at least one cycle runs).
-
-    :func:`iteration_steps` of the budget :func:`set_step_budget` gave (whole
-    units, about a tenth of the budget, at most ``most``), capped by what
-    is left of the budget rounded up to a ``unit``: the run overshoots its
-    budget by less than one unit, as with one cycle per iteration. Without a
-    budget, 0 (one cycle).
-
-    Args:
-        algo: The algorithm.
-        base: Env steps sampled before this training step.
-        unit: Env steps of one cycle (or of as many cycles as owe a gradient step).
-        most: The most env steps of one iteration.
-    """
-    budget = getattr(algo, "step_budget", None)
-    if budget is None:
-        return 0
-    unit = max(1, unit)
-    left = max(0, int(budget) - base)
-    return min(iteration_steps(unit, int(budget), most=most), -(-left // unit) * unit)
-
-
-def iteration_steps(batch_steps: int, train_steps: int, *, most: int) -> int:
-    """Env steps per training iteration: whole batches, about a tenth of the budget, at most ``most``.
-
-    An iteration ends with Tune's and RLlib's per-iteration bookkeeping (a
-    result dict, every metric reduced): about 2 ms, a few percent of a small
-    iteration. The lean training steps run several sample-and-update cycles
-    per iteration instead (:func:`cycle_goal`).
-    """
-    cycles = max(1, min(most, train_steps // 10) // max(1, batch_steps))
-    return cycles * batch_steps
 
 
 def sync_local_weights(algo: Algorithm) -> bool:

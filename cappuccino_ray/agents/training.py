@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cappuccino_ray.agents import batching
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.ddqn import build_ddqn_config
 from cappuccino_ray.agents.ppo import build_ppo_config
@@ -105,14 +106,14 @@ def build_algorithm(
     """The RLlib algorithm a trial trains (:func:`build_algorithm_config`, built).
 
     Its replay buffer is seeded and it knows the trial's env-step budget
-    (:func:`~cappuccino_ray.agents.rllib_names.set_step_budget`: the lean
+    (:func:`~cappuccino_ray.agents.batching.set_step_budget`: the lean
     training steps size their iterations from it and stop at it).
     """
     algo = build_algorithm_config(
         trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start
     ).build_algo()
     rl.seed_replay_buffer(algo, seed)
-    rl.set_step_budget(algo, trial.train_steps)
+    batching.set_step_budget(algo, trial.train_steps)
     return algo
 
 

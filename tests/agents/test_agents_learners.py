@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from cappuccino_ray.agents import batching
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import _diag_gaussian_sample
 from cappuccino_ray.agents.networks import MLP, mlp
@@ -91,7 +92,7 @@ def test_gaussian_draw_is_rllibs_draw():
     seed=st.integers(0, 2**40),
 )
 def test_minibatches_cover_every_row_once_per_epoch_in_near_equal_parts(n, size, epochs, shuffle, seed):
-    parts = rl.minibatch_parts(n, size, num_epochs=epochs, shuffle=shuffle, seed=seed)
+    parts = batching.minibatch_parts(n, size, num_epochs=epochs, shuffle=shuffle, seed=seed)
     per_epoch = max(1, round(n / size))
     assert len(parts) == per_epoch * epochs
     for e in range(epochs):
@@ -102,14 +103,14 @@ def test_minibatches_cover_every_row_once_per_epoch_in_near_equal_parts(n, size,
         assert max(sizes) - min(sizes) <= 1
         if not shuffle:
             np.testing.assert_array_equal(np.concatenate(rows), np.arange(n))
-    again = rl.minibatch_parts(n, size, num_epochs=epochs, shuffle=shuffle, seed=seed)
+    again = batching.minibatch_parts(n, size, num_epochs=epochs, shuffle=shuffle, seed=seed)
     for a, b in zip(parts, again, strict=True):
         assert (a == b) if isinstance(a, slice) else np.array_equal(a, b)
 
 
 @given(batch=st.integers(1, 10_000), budget=st.integers(0, 10**9), most=st.integers(1, 100_000))
 def test_iterations_are_whole_batches_about_a_tenth_of_the_budget(batch, budget, most):
-    steps = rl.iteration_steps(batch, budget, most=most)
+    steps = batching.iteration_steps(batch, budget, most=most)
     assert steps % batch == 0
     assert batch <= steps <= max(batch, min(most, budget // 10))
 
@@ -194,12 +195,14 @@ def test_a_ddqn_iteration_owes_one_update_per_batch_of_new_steps(ray_session):
 def test_cycle_goal_is_a_tenth_of_the_budget_in_whole_units_and_stops_at_the_budget():
     from types import SimpleNamespace
 
-    assert rl.cycle_goal(SimpleNamespace(), 0, 128, most=512) == 0  # no budget: one cycle
+    assert batching.cycle_goal(SimpleNamespace(), 0, 128, most=512) == 0  # no budget: one cycle
     algo = SimpleNamespace(step_budget=100_000)
-    assert rl.cycle_goal(algo, 0, 128, most=512) == 512  # the most, under a tenth
-    assert rl.cycle_goal(algo, 99_700, 128, most=512) == 384  # 300 left: rounded up to 3 units
-    assert rl.cycle_goal(algo, 100_000, 128, most=512) == 0  # spent: the step runs one cycle
-    assert rl.cycle_goal(SimpleNamespace(step_budget=5_000), 0, 128, most=4096) == 384  # a tenth: 3 units
+    assert batching.cycle_goal(algo, 0, 128, most=512) == 512  # the most, under a tenth
+    assert batching.cycle_goal(algo, 99_700, 128, most=512) == 384  # 300 left: rounded up to 3 units
+    assert batching.cycle_goal(algo, 100_000, 128, most=512) == 0  # spent: the step runs one cycle
+    assert (
+        batching.cycle_goal(SimpleNamespace(step_budget=5_000), 0, 128, most=4096) == 384
+    )  # a tenth: 3 units
 
 
 @pytest.mark.slow
@@ -213,7 +216,7 @@ def test_cycle_goal_is_a_tenth_of_the_budget_in_whole_units_and_stops_at_the_bud
 def test_training_stops_within_one_unit_of_the_step_budget(ray_session, algo, hp):
     built = _algo(algo, **hp)  # both sample in units of 128 env steps
     try:
-        rl.set_step_budget(built, 5_000)  # iterations of 3 units
+        batching.set_step_budget(built, 5_000)  # iterations of 3 units
         sampled, sizes = 0, []
         while sampled < 5_000:
             result = built.train()
