@@ -10,11 +10,12 @@ samples, from the budget :func:`set_step_budget` gave the algorithm.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["cycle_goal", "iteration_steps", "minibatch_parts", "set_step_budget"]
+__all__ = ["cycle_goal", "iteration_steps", "minibatch_parts", "set_step_budget", "update_unit"]
 
 
 def minibatch_parts(
@@ -75,3 +76,19 @@ def iteration_steps(batch_steps: int, train_steps: int, *, most: int) -> int:
     """
     cycles = max(1, min(most, train_steps // 10) // max(1, batch_steps))
     return cycles * batch_steps
+
+
+def update_unit(call_steps: int, batch_size: int, training_intensity: float) -> int:
+    """Env steps of the fewest whole sample calls that owe at least one gradient step.
+
+    A training step with a budget samples a whole number of these, so once
+    learning has started every iteration trains and reports its losses (an
+    iteration without an update would report none).
+
+    Args:
+        call_steps: Env steps of one sample call (fragment length x env copies).
+        batch_size: Transitions per gradient step.
+        training_intensity: Transitions replayed per transition sampled.
+    """
+    per_update = math.ceil(batch_size / training_intensity)
+    return call_steps * math.ceil(per_update / call_steps)

@@ -13,7 +13,6 @@ it reads the episode chunks.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +23,7 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
 from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
 
-__all__ = ["LeanDQN", "rollout_transitions", "update_unit"]
+__all__ = ["LeanDQN", "rollout_transitions"]
 
 #: :class:`FlatReplayBuffer` column -> RLlib's train-batch column.
 _FLAT_TO_RLLIB = {
@@ -69,22 +68,6 @@ def rollout_transitions(rollout: Rollout, *, n_step: int, gamma: float) -> Itera
             n_step=n_step,
             gamma=gamma,
         )
-
-
-def update_unit(call_steps: int, batch_size: int, training_intensity: float) -> int:
-    """Env steps of the fewest whole sample calls that owe at least one gradient step.
-
-    A training step with a budget samples a whole number of these, so once
-    learning has started every iteration trains and reports its losses (an
-    iteration without an update would report none).
-
-    Args:
-        call_steps: Env steps of one sample call (fragment length x env copies).
-        batch_size: Transitions per gradient step.
-        training_intensity: Transitions replayed per transition sampled.
-    """
-    per_update = math.ceil(batch_size / training_intensity)
-    return call_steps * math.ceil(per_update / call_steps)
 
 
 class LeanDQN(rl.ConfigDictOnce, rl.DQN):
@@ -163,16 +146,22 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
 
         With the vector env runner one training step runs these cycles until
         :func:`~cappuccino_ray.agents.batching.cycle_goal` env steps are
-        sampled (whole units of :func:`update_unit`, at most 4,096 steps, about a
-        tenth of the budget; one cycle without a budget), syncing the weights
-        after every update, and reduces the runner's and the learner's metrics
-        once at the end.
+        sampled (whole :func:`~cappuccino_ray.agents.batching.update_unit`
+        units, at most 4,096 steps, about a tenth of the budget; one cycle
+        without a budget), syncing the weights after every update, and reduces
+        the runner's and the learner's metrics once at the end.
         """
         me: Any = self  # RLlib types its attributes as optional
         runner = me.env_runner_group.local_env_runner
         lean = isinstance(runner, VectorEnvRunner) and me.env_runner_group.num_remote_workers() == 0
         base = int(me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
-        goal = batching.cycle_goal(self, base, self._update_unit(), most=4096) if lean else 0
+        cfg: Any = me.config
+        unit = batching.update_unit(
+            int(cfg.get_rollout_fragment_length()) * int(cfg.num_envs_per_env_runner),
+            int(cfg.total_train_batch_size),
+            float(cfg.training_intensity or 1.0),
+        )
+        goal = batching.cycle_goal(self, base, unit, most=4096) if lean else 0
         sampled = 0
         results: list[Any] = []
         updated = False
@@ -183,14 +172,7 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
                 # What RLlib's end-of-iteration state sync tells the runner, after every cycle:
                 # the exploration schedule then advances as if each cycle were an iteration.
                 runner.num_env_steps_sampled_lifetime = base + sampled
-            lifetime = (
-                base + sampled
-                if lean
-                else int(
-                    me.metrics.peek((rl.ENV_RUNNER_RESULTS, rl.NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-                )
-            )
-            cycle = self._learn(new, lifetime, reduce=not lean)
+            cycle = self._learn(new, base + sampled, reduce=not lean)
             if cycle is not None:
                 updated = True
                 results += cycle
@@ -206,14 +188,6 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
                     module_results.pop(rl.TD_ERROR_KEY, None)
         if results:
             me.metrics.aggregate(results, key=rl.LEARNER_RESULTS)
-
-    def _update_unit(self) -> int:
-        cfg: Any = self.config
-        return update_unit(
-            int(cfg.get_rollout_fragment_length()) * int(cfg.num_envs_per_env_runner),
-            int(cfg.total_train_batch_size),
-            float(cfg.training_intensity or 1.0),
-        )
 
     def _learn(self, sampled: int, lifetime: int, *, reduce: bool) -> list[Any] | None:
         """The gradient steps ``sampled`` new env steps are owed, then a weights sync; None if none."""

@@ -49,16 +49,14 @@ class _LeanStep:
             lr_or_lr_schedule=config.lr,
         )
 
-    def compute_gradients(self, loss_per_module: Any, **kwargs: Any) -> Any:
-        """RLlib's backward pass; forgets the last step's finiteness check first."""
-        me: Any = self
-        me._grads_finite = None
-        return super().compute_gradients(loss_per_module, **kwargs)  # type: ignore[misc]
-
     def postprocess_gradients_for_module(
         self, *, module_id: Any, config: Any = None, module_gradients_dict: dict[Any, Any]
     ) -> dict[Any, Any]:
-        """Clip by the global norm as RLlib does, from one batched norm computation."""
+        """Clip by the global norm as RLlib does, from one batched norm computation.
+
+        Every call sets ``_grads_finite`` for :meth:`apply_gradients` (None where RLlib's
+        own postprocessing ran).
+        """
         me: Any = self
         optimizers = me.get_optimizers_for_module(module_id)
         grads = [g for g in module_gradients_dict.values() if g is not None]
@@ -87,7 +85,7 @@ class _LeanStep:
     def apply_gradients(self, gradients_dict: dict[Any, Any]) -> None:
         """Set the gradients and step every optimizer, when all gradients are finite."""
         me: Any = self
-        finite, me._grads_finite = getattr(me, "_grads_finite", None), None
+        finite = getattr(me, "_grads_finite", None)
         plain = me._grad_scalers is None and me._lr_scheduler_classes is None
         if finite is None:
             grads = [g for g in gradients_dict.values() if g is not None]

@@ -248,8 +248,7 @@ def module_state(algo: Algorithm) -> dict[str, Any]:
 
 def learner_module(algo: Algorithm) -> Any:
     """The local learner's default module (the one being trained; ``num_learners=0``)."""
-    group: Any = algo.learner_group
-    learner = getattr(group, "_learner", None)
+    learner = _local_learner(algo)
     if learner is None:
         raise RuntimeError("the algorithm has no local learner; build it with num_learners=0")
     return learner.module[DEFAULT_MODULE_ID]
@@ -283,6 +282,11 @@ class ConfigDictOnce:
                 cached = me._config_dict_once = me.config.to_dict()
             auto["config"] = dict(cached)
         return auto
+
+
+def _local_learner(algo: Algorithm) -> Any:
+    """The algorithm's local learner (``num_learners=0``), or None when its learners are remote."""
+    return getattr(algo.learner_group, "_learner", None)
 
 
 def _log_trained(learner: Any, n_trained: int, minibatch_size: int) -> None:
@@ -336,10 +340,7 @@ def learner_update(
     to tensors once per call (``float64`` becomes ``float32``, as RLlib's
     conversion does) and the steps trained are logged once per call.
 
-    Minibatches: :func:`~cappuccino_ray.agents.batching.minibatch_parts`, each
-    epoch ``max(1, round(n / minibatch_size))`` near-equal parts of the batch, in
-    a fresh permutation when ``shuffle`` (drawn from ``seed``, so a seeded run
-    repeats), in order otherwise.
+    The minibatches are :func:`~cappuccino_ray.agents.batching.minibatch_parts`'s.
 
     Args:
         algo: The algorithm whose learner trains.
@@ -360,7 +361,7 @@ def learner_update(
     import torch
 
     me: Any = algo
-    learner = getattr(me.learner_group, "_learner", None)
+    learner = _local_learner(algo)
     n = len(next(iter(columns.values())))
     if learner is None:  # remote learners: RLlib's own path
         batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(dict(columns))}, env_steps=n)
@@ -381,16 +382,15 @@ def learner_update(
         t = torch.from_numpy(np.ascontiguousarray(value))
         tensors[key] = (t.float() if t.dtype == torch.float64 else t).to(device)
     loss_per_module: dict[str, Any] = {}
-    for part in batching.minibatch_parts(
-        n, minibatch_size, num_epochs=num_epochs, shuffle=shuffle, seed=seed
-    ):
+    parts = batching.minibatch_parts(n, minibatch_size, num_epochs=num_epochs, shuffle=shuffle, seed=seed)
+    for part in parts:
         if isinstance(part, slice):
             minibatch = {k: t[part] for k, t in tensors.items()}
         else:
             idx = torch.from_numpy(part).to(device)
             minibatch = {k: t.index_select(0, idx) for k, t in tensors.items()}
         _, loss_per_module, _ = learner._update({DEFAULT_MODULE_ID: minibatch})
-    _log_trained(learner, n * num_epochs, n // max(1, round(n / minibatch_size)))
+    _log_trained(learner, n * num_epochs, round(n * num_epochs / len(parts)))
     for mid, loss in loss_per_module.items():
         learner.metrics.log_value(key=(mid, TOTAL_LOSS_KEY), value=loss, window=1)
     learner.after_gradient_based_update(timesteps=timesteps)
@@ -399,7 +399,7 @@ def learner_update(
 
 def learner_results(algo: Algorithm) -> list[dict[str, Any]]:
     """The local learner's metrics since the last reduce, reduced (``[]`` without a local learner)."""
-    learner = getattr(algo.learner_group, "_learner", None)
+    learner = _local_learner(algo)
     return [] if learner is None else [learner.metrics.reduce()]
 
 
@@ -418,7 +418,7 @@ def sync_local_weights(algo: Algorithm) -> bool:
     import torch
 
     group: Any = algo.env_runner_group
-    learner = getattr(algo.learner_group, "_learner", None)
+    learner = _local_learner(algo)
     if group is None or group.num_remote_workers() > 0 or learner is None or group.local_env_runner is None:
         return False
     source = learner.module[DEFAULT_MODULE_ID].state_dict()

@@ -26,7 +26,7 @@ from cappuccino_ray.documents import WarmStart
 from cappuccino_ray.env import ENV_ID
 from cappuccino_ray.errors import TrainingError
 
-__all__ = ["IterationHook", "TrainOutcome", "build_algorithm", "build_algorithm_config", "train_agent"]
+__all__ = ["IterationHook", "TrainOutcome", "build_algorithm", "train_agent"]
 
 #: Called after each training iteration with the env steps so far and the iteration's curve point.
 IterationHook = Callable[[int, Mapping[str, float]], None]
@@ -57,43 +57,6 @@ class TrainOutcome:
     forced_sales: int = 0
 
 
-def build_algorithm_config(
-    trial: TrialConfig,
-    params: PPOParams | DDQNParams,
-    *,
-    env_config: dict[str, Any],
-    seed: int,
-    env: str | type = ENV_ID,
-    warm_start: WarmStart | None = None,
-) -> rl.AlgorithmConfig:
-    """The RLlib config of ``trial.algo`` for ``params`` (see :mod:`.ppo` and :mod:`.ddqn`).
-
-    The training envs get ``info: False``: nothing in training reads the step infos,
-    and building them (then RLlib splitting them per env in Python) took about half
-    of a 64-copy env step (``bench/bench_env.py``).
-    """
-    env_config = {**env_config, "info": False}
-    if isinstance(params, PPOParams):
-        return build_ppo_config(
-            params,
-            env=env,
-            env_config=env_config,
-            seed=seed,
-            num_gpus=trial.num_gpus,
-            warm_start=warm_start,
-            fast_runner=trial.fast_runner,
-        )
-    return build_ddqn_config(
-        params,
-        env=env,
-        env_config=env_config,
-        seed=seed,
-        train_steps=trial.train_steps,
-        num_gpus=trial.num_gpus,
-        fast_runner=trial.fast_runner,
-    )
-
-
 def build_algorithm(
     trial: TrialConfig,
     params: PPOParams | DDQNParams,
@@ -103,15 +66,38 @@ def build_algorithm(
     env: str | type = ENV_ID,
     warm_start: WarmStart | None = None,
 ) -> rl.Algorithm:
-    """The RLlib algorithm a trial trains (:func:`build_algorithm_config`, built).
+    """The RLlib algorithm of ``trial.algo`` for ``params``, built (see :mod:`.ppo` and :mod:`.ddqn`).
 
-    Its replay buffer is seeded and it knows the trial's env-step budget
-    (:func:`~cappuccino_ray.agents.batching.set_step_budget`: the lean
-    training steps size their iterations from it and stop at it).
+    The training envs get ``info: False``: nothing in training reads the step infos,
+    and building them (then RLlib splitting them per env in Python) took about half
+    of a 64-copy env step (``bench/bench_env.py``). The replay buffer is seeded, and
+    the algorithm knows the trial's env-step budget
+    (:func:`~cappuccino_ray.agents.batching.set_step_budget`: the lean training
+    steps size their iterations from it and stop at it).
     """
-    algo = build_algorithm_config(
-        trial, params, env_config=env_config, seed=seed, env=env, warm_start=warm_start
-    ).build_algo()
+    env_config = {**env_config, "info": False}
+    config = (
+        build_ppo_config(
+            params,
+            env=env,
+            env_config=env_config,
+            seed=seed,
+            num_gpus=trial.num_gpus,
+            warm_start=warm_start,
+            fast_runner=trial.fast_runner,
+        )
+        if isinstance(params, PPOParams)
+        else build_ddqn_config(
+            params,
+            env=env,
+            env_config=env_config,
+            seed=seed,
+            train_steps=trial.train_steps,
+            num_gpus=trial.num_gpus,
+            fast_runner=trial.fast_runner,
+        )
+    )
+    algo = config.build_algo()
     rl.seed_replay_buffer(algo, seed)
     batching.set_step_budget(algo, trial.train_steps)
     return algo

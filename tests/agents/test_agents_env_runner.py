@@ -238,10 +238,13 @@ def test_both_algorithms_train_through_either_runner(ray_session, algo, fast):
     settings = {"action_mode": "discrete" if algo == "ddqn" else "continuous", "episode_bars": 40}
     env_config = {"market": generate_market(600, seed=0), "mode": "train", "settings": settings}
     from cappuccino_ray.agents.env_runner import VectorEnvRunner
-    from cappuccino_ray.agents.training import build_algorithm_config
+    from cappuccino_ray.agents.training import build_algorithm
 
-    rl_config = build_algorithm_config(trial, params, env_config=env_config, seed=0)
-    assert (rl_config.env_runner_cls is VectorEnvRunner) == fast  # the trial's switch picks the runner
+    built = build_algorithm(trial, params, env_config=env_config, seed=0)
+    try:  # the trial's switch picks the runner
+        assert isinstance(built.env_runner_group.local_env_runner, VectorEnvRunner) == fast
+    finally:
+        built.stop()
     out = train_agent(trial, params, env_config=env_config, seed=0)
     assert out.env_steps >= 1024
     assert out.losses and all(np.isfinite(v) for v in out.losses.values())

@@ -195,6 +195,11 @@ def test_a_ddqn_iteration_owes_one_update_per_batch_of_new_steps(ray_session):
 def test_cycle_goal_is_a_tenth_of_the_budget_in_whole_units_and_stops_at_the_budget():
     from types import SimpleNamespace
 
+    # A double-DQN unit: the fewest sample calls that owe one gradient step.
+    assert batching.update_unit(512, 256, 1.0) == 512
+    assert batching.update_unit(512, 1024, 1.0) == 1024
+    assert batching.update_unit(512, 1024, 4.0) == 512
+    assert batching.update_unit(96, 256, 1.0) == 288
     assert batching.cycle_goal(SimpleNamespace(), 0, 128, most=512) == 0  # no budget: one cycle
     algo = SimpleNamespace(step_budget=100_000)
     assert batching.cycle_goal(algo, 0, 128, most=512) == 512  # the most, under a tenth

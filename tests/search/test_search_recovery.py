@@ -15,7 +15,7 @@ import pytest
 
 from cappuccino_ray.run_files import SPLIT_ROW_FILE, TEST_RETURNS_FILE
 from cappuccino_ray.search.recovery import unrecorded_splits
-from cappuccino_ray.search.rows import SPLIT_ROW
+from cappuccino_ray.search.rows import is_split_row
 from tests.python_run import child_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("own_ray")]
@@ -42,7 +42,7 @@ print("DONE", grid[0].metrics["splits_done"], grid.num_errors)
 
 def _split_rows(trial: Path) -> list[dict[str, Any]]:
     rows = [json.loads(x) for x in (trial / "result.json").read_text().splitlines() if x.strip()]
-    return [r for r in rows if r.get("result_kind") == SPLIT_ROW]
+    return [r for r in rows if is_split_row(r)]
 
 
 def test_a_driver_killed_before_its_snapshot_loses_no_finished_split(tmp_path: Path) -> None:
