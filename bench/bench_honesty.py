@@ -7,9 +7,11 @@ market with that strength and seed, then puts the winner through the deploy gate
 with its default thresholds (``configs/deploy.yaml``). Prints one row per run
 (PBO, deflated Sharpe, hold-out Sharpe against buy-and-hold, trades, gate verdict,
 minutes) and, per strength, the gate's pass rate. Aim: strength 1.0 passes in at
-least 4 of 5 seeds, the null in none.
+least 4 of 5 seeds, the null in none. The default strengths are the null, 1.0
+and 3.0, the strength the learning tests use. The deflated Sharpe is also shown
+with the trials' own Sharpe variance as its null variance (``dsr_variance: trials``).
 
-Usage: python bench/bench_honesty.py [--strengths 0 0.5 1.0] [--seeds 5] [--bars 8760]
+Usage: python bench/bench_honesty.py [--strengths 0 1.0 3.0] [--seeds 5] [--bars 8760] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, object]:
+def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, Any]:
     import ray
 
     from cappuccino_ray.config import from_mapping
@@ -53,16 +56,19 @@ def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, obje
         ray.shutdown()
     gate = evaluate_gate(report, GateConfig())
     hold = report["holdout"]
+    by_variance = report["phase2"]["deflated_sharpe"].get("by_variance", {})
     return {
         "strength": strength,
         "seed": seed,
         "pbo": report["pbo"],
         "dsr": report["deflated_sharpe"],
+        "dsr_trials": by_variance.get("trials", {}).get("value"),
         "bot_sharpe": hold["bot"]["sharpe"],
         "bh_sharpe": hold["buy_and_hold"]["sharpe"],
         "trades": hold["bot"]["n_trades"],
         "passed": gate.passed,
         "reasons": gate.reasons,
+        "refused_by": [c.name for c in gate.checks if not c.passed],
         "minutes": (time.monotonic() - t0) / 60,
     }
 
@@ -73,20 +79,24 @@ def _fmt(v: object) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0.0, 1.0, 3.0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--bars", type=int, default=8760, help="1h bars of each generated market")
+    ap.add_argument("--keep", type=Path, help="keep the runs' folders here (default: a temporary folder)")
     args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench_honesty_") as tmp:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench_honesty_") as scratch:
+        tmp = args.keep or scratch
         for strength in args.strengths:
             for seed in range(args.seeds):
                 row = run_one(strength, seed, args.bars, Path(tmp))
                 rows.append(row)
                 print(
-                    f"strength {strength:<4} seed {seed}  PBO {_fmt(row['pbo'])}  DSR {_fmt(row['dsr'])}  "
+                    f"strength {strength:<4} seed {seed}  PBO {_fmt(row['pbo'])}  DSR {_fmt(row['dsr'])} "
+                    f"(trials' variance {_fmt(row['dsr_trials'])})  "
                     f"hold-out Sharpe {_fmt(row['bot_sharpe'])} vs {_fmt(row['bh_sharpe'])}  "
-                    f"trades {row['trades']}  gate {'PASS' if row['passed'] else 'refused'}  "
+                    f"trades {row['trades']}  gate "
+                    f"{'PASS' if row['passed'] else 'refused (' + ', '.join(row['refused_by']) + ')'}  "
                     f"{row['minutes']:.1f} min",
                     flush=True,
                 )
@@ -96,9 +106,10 @@ def main() -> None:
     for strength in args.strengths:
         mine = [r for r in rows if r["strength"] == strength]
         passes = sum(bool(r["passed"]) for r in mine)
-        pbos = [float(r["pbo"]) for r in mine if r["pbo"] is not None]  # type: ignore[arg-type]
-        dsrs = [float(r["dsr"]) for r in mine if r["dsr"] is not None]  # type: ignore[arg-type]
-        minutes = sum(float(r["minutes"]) for r in mine) / max(len(mine), 1)  # type: ignore[arg-type]
+        pbos = [float(r["pbo"]) for r in mine if r["pbo"] is not None]
+        dsrs = [float(r["dsr"]) for r in mine if r["dsr"] is not None]
+        trials = [float(r["dsr_trials"]) for r in mine if r["dsr_trials"] is not None]
+        minutes = sum(float(r["minutes"]) for r in mine) / max(len(mine), 1)
         mean_pbo = sum(pbos) / len(pbos) if pbos else None
         mean_dsr = sum(dsrs) / len(dsrs) if dsrs else None
         print(
@@ -109,7 +120,13 @@ def main() -> None:
         figures[f"{key}_gate_pass_rate"] = passes / max(len(mine), 1)
         figures[f"{key}_mean_pbo"] = mean_pbo
         figures[f"{key}_mean_dsr"] = mean_dsr
+        figures[f"{key}_mean_dsr_trials_variance"] = sum(trials) / len(trials) if trials else None
         figures[f"{key}_minutes_per_run"] = round(minutes, 2)
+        refusals: dict[str, int] = {}
+        for r in mine:
+            for name in r["refused_by"]:
+                refusals[name] = refusals.get(name, 0) + 1
+        figures[f"{key}_runs_refused_by_check"] = refusals
     print(json.dumps(figures))
 
 

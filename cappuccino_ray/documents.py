@@ -102,7 +102,11 @@ class DeflatedSharpe(_Document):
     sharpe_per_bar: float | None = None
     """The winner's per-bar Sharpe ratio."""
     sharpe_variance: float | None = None
-    """Variance of the competing trials' Sharpe ratios, on the winner's per-bar scale."""
+    """The null variance ``value`` used, on the winner's per-bar scale (see ``null_variance``)."""
+    null_variance: str | None = None
+    """Where ``sharpe_variance`` comes from: ``sampling`` or ``trials`` (phase 2's ``dsr_variance``)."""
+    by_variance: dict[str, Any] = field(default_factory=dict)
+    """Both estimates: ``{"sampling": {"value", "sharpe_variance"}, "trials": {...}}``."""
     n_trials: int | None = None
     """Trials deflated for: every trial of both phases that competed for the winner."""
     n_obs: int | None = None

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 Algo = Literal["ppo", "ddqn"]
+#: Where the deflated Sharpe's null variance comes from (``search.paths.deflated_sharpe``).
+DsrVariance = Literal["sampling", "trials"]
 
 #: CSCV partitions of a phase's probability of backtest overfitting, unless its file says otherwise.
 PBO_PARTITIONS = 8
@@ -208,10 +210,16 @@ class Phase2Config:
     """Base seed of the samplers and trials."""
     warm_start: bool = True
     """Start PPO trials from phase 1's best checkpoint."""
+    keep_phase1_network: bool = True
+    """With ``warm_start``: PPO trials take phase 1's winning width and depth instead of searching
+    them, so every one starts from its weights (a shape under ``fixed.ppo`` still wins)."""
     seed_with_phase1_best: bool = True
     """Evaluate phase 1's best hyperparameters first (``points_to_evaluate``)."""
     pbo_partitions: int = field(default=PBO_PARTITIONS, metadata=bounds(ge=2))
     """Partitions of the CSCV used for the probability of backtest overfitting (even)."""
+    dsr_variance: DsrVariance = "sampling"
+    """The deflated Sharpe's null variance: ``sampling`` (a zero-skill Sharpe's over the winner's
+    bars) or ``trials`` (the competing trials' Sharpes); both are reported."""
     env: EnvSettings = field(default_factory=EnvSettings)
     """``configs/env.yaml`` with this file's ``env:`` on top (``max_hold_days`` comes from phase 1)."""
     budget: TrialBudget = field(default_factory=TrialBudget)

@@ -237,6 +237,9 @@ def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
     if dsr is not None:
         n = dsr_doc.n_trials
         section.paragraphs.append(dsr_verdict(dsr, n if n else len(trials) or None))
+        other = _other_dsr(dsr_doc)
+        if other:
+            section.paragraphs.append(other)
     elif dsr_doc.reason:
         section.paragraphs.append(f"Deflated Sharpe not computed: {dsr_doc.reason}.")
     comparison = art.phase2_comparison
@@ -264,6 +267,19 @@ def _overfitting(art: RunArtifacts, trials: Sequence[TrialRecord]) -> Section:
     if pbo is None and dsr is None and not section.paragraphs:
         section.missing = "No PBO or deflated Sharpe yet: they are computed after phase 2."
     return section
+
+
+def _other_dsr(doc: DeflatedSharpe) -> str:
+    """The deflated Sharpe under the estimator the gate did not use (``search.paths.deflated_sharpe``)."""
+    names = {"sampling": "a zero-skill Sharpe's sampling spread", "trials": "the trials' own Sharpe spread"}
+    used = doc.null_variance
+    others = [(k, v) for k, v in doc.by_variance.items() if k != used and isinstance(v, dict)]
+    if used not in names or not others:
+        return ""
+    key, other = others[0]
+    value = finite_or_none(other.get("value"))
+    shown = "not computed" if value is None else f"{value:.2f}"
+    return f"Its null variance is {names[used]}; with {names.get(key, key)} it would be {shown}."
 
 
 def _failures(trials: Sequence[TrialRecord]) -> Section:

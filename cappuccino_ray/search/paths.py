@@ -234,35 +234,67 @@ def cpcv_summary(rows: Sequence[TrialRow]) -> dict[str, Any]:
 
 
 def deflated_sharpe(
-    winner: TrialPaths | None, trial_id: str, sharpes: Sequence[float], n_trials: int
+    winner: TrialPaths | None,
+    trial_id: str,
+    sharpes: Sequence[float],
+    n_trials: int,
+    null_variance: str = "sampling",
 ) -> DeflatedSharpe:
     """The winner's deflated Sharpe ratio against every trial that competed for it.
 
-    The variance of the competing trials' annualised Sharpe ratios is put on the
-    winner's per-bar scale (divided by its bars per year), so trials at other
-    intervals count with their true dispersion.
+    The null is that no trial has skill: the winner's Sharpe ratio is then the
+    largest of ``n_trials`` estimates whose true value is 0, and the DSR is the
+    probability that it beats the expected largest (Bailey & López de Prado 2014).
+    How widely those estimates spread, the null variance, has two estimators, and
+    the report carries both (``by_variance``):
+
+    * ``sampling`` (the default): the variance of a Sharpe estimate over the
+      winner's ``T`` bars when the true Sharpe is 0, ``1 / (T - 1)`` per bar
+      (Lo 2002). It is the spread luck alone gives.
+    * ``trials``: the variance of the competing trials' annualised Sharpe ratios,
+      put on the winner's per-bar scale (divided by its bars per year), the
+      paper's estimator. When the trials are alike and unskilled it estimates the
+      same spread; but it also counts real differences between them, and a search
+      spans many: a trial churning fees at a Sharpe of -20 a year is not luck. On
+      the small preset's searches the trials spread from -25 to +9, which put the
+      expected best of 24 unskilled trials at a Sharpe of about 13 a year, so no
+      winner the small preset learns can pass (``bench/bench_honesty.py``, strength
+      1.0: hold-out Sharpe 8.0 and 3.0 against buy-and-hold near 0, DSR 0.001 and 0.000).
+
+    Either way every trial of both phases counts as one independent trial;
+    trials on the same bars are correlated, so that over-counts and errs on the
+    side of refusing.
 
     Args:
         winner: The winner's paths (``None``: it completed none).
         trial_id: The winner's id.
         sharpes: Annualised Sharpe ratios of the competing trials (both phases).
         n_trials: How many trials competed (both phases, early-stopped ones included).
+        null_variance: ``sampling`` or ``trials``: the estimate ``value`` uses.
     """
     from cappuccino_ray.validation import deflated_sharpe_ratio, sharpe_stats
 
     if winner is None:
         return DeflatedSharpe(trial_id=trial_id, reason="the winner completed no backtest path")
     finite = [s for s in sharpes if np.isfinite(s)]
-    if len(finite) < 2:
+    if null_variance == "trials" and len(finite) < 2:
         return DeflatedSharpe(trial_id=trial_id, reason="fewer than 2 trials with a backtest path")
     st = sharpe_stats(winner.mean_of(winner.n_paths))
-    var = float(np.var(finite, ddof=1)) / periods_per_year(winner.interval)
-    value = deflated_sharpe_ratio(st.sr, var, n_trials, st.n_obs, st.skew, st.kurtosis)
+    variances = {"sampling": 1.0 / (st.n_obs - 1)}
+    if len(finite) >= 2:
+        variances["trials"] = float(np.var(finite, ddof=1)) / periods_per_year(winner.interval)
+    by_variance: dict[str, Any] = {}
+    for name, var in variances.items():
+        dsr = deflated_sharpe_ratio(st.sr, var, n_trials, st.n_obs, st.skew, st.kurtosis)
+        by_variance[name] = {"value": float(dsr) if np.isfinite(dsr) else None, "sharpe_variance": var}
+    chosen = by_variance[null_variance]
     return DeflatedSharpe(
-        value=float(value) if np.isfinite(value) else None,
+        value=chosen["value"],
         trial_id=trial_id,
         sharpe_per_bar=st.sr,
-        sharpe_variance=var,
+        sharpe_variance=chosen["sharpe_variance"],
+        null_variance=null_variance,
+        by_variance=by_variance,
         n_trials=n_trials,
         n_obs=st.n_obs,
     )

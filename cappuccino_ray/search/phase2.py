@@ -45,6 +45,7 @@ from cappuccino_ray.storage import Location
 __all__ = [
     "load_phase2_comparison",
     "phase2_combos",
+    "phase2_spaces",
     "run_phase2",
     "summarise_phase2",
     "warm_start_counts",
@@ -52,17 +53,40 @@ __all__ = [
 
 
 def phase2_combos(cfg: Phase2Config, phase1_winner: Phase1Winner) -> list[dict[str, Any]]:
-    """One combination per algorithm: its fixed keys and, for PPO, the warm-start checkpoint."""
+    """One combination per algorithm: its fixed keys and, for PPO, the warm-start checkpoint.
+
+    A warm start copies phase 1's weights only into a network of the same width and
+    depth; a PPO trial that drew another shape would start fresh, and then most of
+    them do (the small preset's search: 2 of 6). So with ``keep_phase1_network`` the
+    PPO combination fixes phase 1's winning ``hidden_size`` and ``n_layers`` (see
+    :func:`phase2_spaces`), unless ``fixed.ppo`` names a shape itself.
+    """
     ckpt = phase1_winner.checkpoint_path
     can_warm = cfg.warm_start and bool(ckpt) and phase1_winner.algo == "ppo"
+    out = []
+    for algo in cfg.algos:
+        fixed = dict(cfg.fixed.get(algo, {}))
+        if algo == "ppo" and can_warm and cfg.keep_phase1_network:
+            fixed = {**_phase1_network(phase1_winner), **fixed}
+        warm = ckpt if (algo == "ppo" and can_warm) else None
+        out.append({"algo": algo, **fixed, "warm_start_checkpoint": warm})
+    return out
+
+
+def phase2_spaces(cfg: Phase2Config, combos: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each algorithm's searched space, less the keys its combination fixes (phase 1's network)."""
     return [
-        {
-            "algo": algo,
-            **cfg.fixed.get(algo, {}),
-            "warm_start_checkpoint": ckpt if (algo == "ppo" and can_warm) else None,
-        }
-        for algo in cfg.algos
+        {k: v for k, v in cfg.spaces[algo].items() if k not in combo}
+        for algo, combo in zip(cfg.algos, combos, strict=True)
     ]
+
+
+_NETWORK_KEYS = ("hidden_size", "n_layers")
+
+
+def _phase1_network(winner: Phase1Winner) -> dict[str, Any]:
+    """Phase 1's winning width and depth (the keys its hyperparameters hold)."""
+    return {k: winner.hyperparameters[k] for k in _NETWORK_KEYS if k in winner.hyperparameters}
 
 
 def run_phase2(
@@ -109,7 +133,7 @@ def run_phase2(
         seeds[list(cfg.algos).index("ppo")] = [dict(phase1_winner.hyperparameters)]
     searcher = ComboSearcher(
         combos,
-        [cfg.spaces[a] for a in cfg.algos],
+        phase2_spaces(cfg, combos),
         trials_per_combo=cfg.trials_per_algo,
         seed=cfg.seed,
         base_config={
@@ -156,7 +180,9 @@ def summarise_phase2(
     # The deflated Sharpe deflates by every trial of both phases that competed for the winner.
     sharpes = [*phase1_winner.trial_sharpes, *(s for t in paths if (s := annual_sharpe(t)) is not None)]
     win_paths = next((t for t in paths if t.trial_id == winner.trial_id), None)
-    dsr = deflated_sharpe(win_paths, winner.trial_id, sharpes, phase1_winner.n_trials + len(rows))
+    dsr = deflated_sharpe(
+        win_paths, winner.trial_id, sharpes, phase1_winner.n_trials + len(rows), cfg.dsr_variance
+    )
     summary = winner.summary()
     doc = Phase2Comparison(
         winner_algorithm=str(winner.config.get("algo")),

@@ -171,7 +171,15 @@ def phase2_comparison() -> dict:
         "objective": 0.66,
         "checkpoint_path": None,
         "pbo": {"value": 0.31, "logits": PBO_LOGITS, "n_partitions": 4},
-        "deflated_sharpe": {"value": 0.72, "n_trials": 13},
+        "deflated_sharpe": {
+            "value": 0.72,
+            "n_trials": 13,
+            "null_variance": "sampling",
+            "by_variance": {
+                "sampling": {"value": 0.72, "sharpe_variance": 1e-4},
+                "trials": {"value": 0.03, "sharpe_variance": 4e-3},
+            },
+        },
     }
 
 

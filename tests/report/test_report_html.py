@@ -79,6 +79,8 @@ def test_report_of_a_finished_job_without_trials_shows_holdout_and_verdicts(tmp_
     for key in ("equity", "drawdown", "positions", "forced", "pbo"):
         assert plots.TITLES[key] in page
     assert "moderate risk of overfitting" in page and "Deflated Sharpe 0.72" in page
+    assert "null variance is a zero-skill Sharpe&#x27;s sampling spread" in page
+    assert "the trials&#x27; own Sharpe spread it would be 0.03" in page
     assert "<td>winner</td><td>ddqn, hold 7 d, 4h</td>" in page
     assert "No phase-1 results yet." in page
     images = _images(page)

@@ -13,7 +13,7 @@ from cappuccino_ray.agents.checkpoint import save_test_returns
 from cappuccino_ray.data.synthetic import generate_market
 from cappuccino_ray.errors import DataError
 from cappuccino_ray.features import compute_features
-from cappuccino_ray.search.paths import TrialPaths, path_matrix, phase_pbo, read_trial_paths
+from cappuccino_ray.search.paths import TrialPaths, deflated_sharpe, path_matrix, phase_pbo, read_trial_paths
 from cappuccino_ray.search.splits import default_embargo, partition_start, plan_splits
 from cappuccino_ray.validation import CombinatorialPurgedCV
 
@@ -102,6 +102,50 @@ def test_trials_at_other_intervals_meet_on_the_coarsest_bars(tmp_path: Path) -> 
     np.testing.assert_allclose(matrix[:, 0], 1.01**4 - 1)  # four 1h bars compounded into one 4h bar
 
 
+def _series(returns: np.ndarray) -> TrialPaths:
+    return TrialPaths("w", "1h", np.arange(returns.size) * HOUR_NS, returns[None, :])
+
+
+def test_deflated_sharpe_null_variance_is_the_sampling_spread_and_reports_both() -> None:
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(3)
+    bars = 2000
+    winner = _series(rng.normal(0.0012, 0.01, bars))  # per-bar Sharpe ~0.12: ~11 a year
+    # A search whose trials churn fees: annualised Sharpes far below zero are cost, not luck.
+    sharpes = [-25.0, -20.0, -15.0, -11.0, -8.0, -5.0, -3.0, -1.0, 0.0, 1.0, 2.0, 9.0]
+    dsr = deflated_sharpe(winner, "w", sharpes, n_trials=24)
+    assert dsr.null_variance == "sampling" and dsr.n_trials == 24 and dsr.n_obs == bars
+    assert dsr.sharpe_variance == pytest.approx(1.0 / (bars - 1))
+    # Hand-computed: PSR against the expected best of 24 zero-skill estimates over 2,000 bars.
+    r = winner.paths[0]
+    d = r - r.mean()
+    sr = r.mean() / r.std(ddof=1)
+    skew, kurt = (d**3).mean() / (d**2).mean() ** 1.5, (d**4).mean() / (d**2).mean() ** 2
+    g = np.euler_gamma
+    sr0 = np.sqrt(1.0 / (bars - 1)) * ((1 - g) * norm.ppf(1 - 1 / 24) + g * norm.ppf(1 - 1 / (24 * np.e)))
+    z = (sr - sr0) * np.sqrt(bars - 1) / np.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
+    assert dsr.value == pytest.approx(norm.cdf(z), abs=1e-9) and dsr.value >= 0.95
+    # The trials' spread (Sharpe sd ~10 a year) would put the bar at ~20 a year: real skill refused.
+    trials = dsr.by_variance["trials"]
+    assert trials["sharpe_variance"] == pytest.approx(np.var(sharpes, ddof=1) / 8760)
+    assert trials["value"] < 0.5 and dsr.by_variance["sampling"]["value"] == dsr.value
+    picked = deflated_sharpe(winner, "w", sharpes, n_trials=24, null_variance="trials")
+    assert picked.value == trials["value"] and picked.null_variance == "trials"
+
+
+def test_deflated_sharpe_refuses_the_best_of_unskilled_trials() -> None:
+    # The winner of 24 zero-skill trials passes DSR >= 0.95 at most about 1 time in 20.
+    rng = np.random.default_rng(11)
+    passed = 0
+    for _ in range(200):
+        noise = rng.normal(0.0, 0.01, (24, 1000))
+        best = noise[np.argmax(noise.mean(axis=1) / noise.std(axis=1, ddof=1))]
+        dsr = deflated_sharpe(_series(best), "w", [0.0, 1.0], n_trials=24)
+        passed += bool(dsr.value is not None and dsr.value >= 0.95)
+    assert passed <= 10
+
+
 def test_one_partition_whatever_the_lookback_and_phase() -> None:
     a = plan_splits(5000, partition_start("1h", 8), n_groups=4, n_test_groups=2, purge=1, embargo=800)
     b = plan_splits(5000, partition_start("1h", 8), n_groups=4, n_test_groups=2, purge=1, embargo=30)
@@ -179,3 +223,36 @@ def test_training_meets_forced_sales_and_the_warm_start_never_saw_its_test_bars(
         wrong, first[1], groups, n_assets=7, hidden_size=32, n_layers=2, n_features=11, lookback=1
     )
     assert plan.start is None and "trained on" in plan.note
+
+
+def test_every_phase2_ppo_trial_keeps_phase1_network_so_the_warm_start_applies() -> None:
+    import dataclasses
+
+    from cappuccino_ray.config.search import load_search_configs
+    from cappuccino_ray.documents import Phase1Winner
+    from cappuccino_ray.search.phase2 import phase2_combos, phase2_spaces
+
+    _, p2 = load_search_configs(Path(__file__).resolve().parents[2] / "configs", preset="small")
+    winner = Phase1Winner(
+        holding_days=3.0,
+        interval="1h",
+        hyperparameters={"lr": 3e-4, "hidden_size": 64, "n_layers": 2, "lookback": 1},
+        checkpoint_path="/runs/p1/trial_a/checkpoint_000002",
+    )
+    combos = phase2_combos(p2, winner)
+    spaces = phase2_spaces(p2, combos)
+    ppo, ddqn = combos[p2.algos.index("ppo")], combos[p2.algos.index("ddqn")]
+    assert (ppo["hidden_size"], ppo["n_layers"]) == (64, 2) and ppo["warm_start_checkpoint"]
+    ppo_space, ddqn_space = spaces[p2.algos.index("ppo")], spaces[p2.algos.index("ddqn")]
+    assert "hidden_size" in p2.spaces["ppo"] and "n_layers" in p2.spaces["ppo"]
+    assert not {"hidden_size", "n_layers"} & set(ppo_space) and "lr" in ppo_space
+    assert ddqn_space == dict(p2.spaces["ddqn"]) and "hidden_size" not in ddqn
+    # A width under fixed.ppo is the user's choice and wins; the depth still comes from phase 1.
+    own = dataclasses.replace(p2, fixed={**p2.fixed, "ppo": {"hidden_size": 32}})
+    mine = phase2_combos(own, winner)[0]
+    assert (mine["hidden_size"], mine["n_layers"]) == (32, 2)
+    # Searched again when asked, or when there is nothing to warm-start from.
+    searched = dataclasses.replace(p2, keep_phase1_network=False)
+    assert phase2_spaces(searched, phase2_combos(searched, winner)) == [dict(p2.spaces[a]) for a in p2.algos]
+    cold = dataclasses.replace(winner, checkpoint_path=None)
+    assert "hidden_size" not in phase2_combos(p2, cold)[0]
