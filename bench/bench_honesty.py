@@ -12,6 +12,7 @@ and 3.0, the strength the learning tests use. The deflated Sharpe is also shown
 with the trials' own Sharpe variance as its null variance (``dsr_variance: trials``).
 
 Usage: python bench/bench_honesty.py [--strengths 0 1.0 3.0] [--seeds 5] [--bars 8760] [--keep DIR]
+       [--train-steps N]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, Any]:
+def run_one(strength: float, seed: int, bars: int, root: Path, config_dir: Path) -> dict[str, Any]:
     import ray
 
     from cappuccino_ray.config import from_mapping
@@ -42,7 +43,7 @@ def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, Any]
         source="bench",
     )
     opts = PipelineOptions(
-        config_dir=REPO / "configs",
+        config_dir=config_dir,
         data=data,
         preset="small",
         seed=seed,
@@ -73,6 +74,23 @@ def run_one(strength: float, seed: int, bars: int, root: Path) -> dict[str, Any]
     }
 
 
+def _configs(train_steps: int | None, root: Path) -> Path:
+    """The repo's configs, or a copy whose small preset trains ``train_steps`` per split."""
+    if train_steps is None:
+        return REPO / "configs"
+    import shutil
+
+    import yaml
+
+    out = root / "configs"
+    shutil.copytree(REPO / "configs", out)
+    small = yaml.safe_load((out / "small.yaml").read_text())
+    for phase in ("phase1", "phase2"):
+        small[phase]["budget"]["train_steps"] = train_steps
+    (out / "small.yaml").write_text(yaml.safe_dump(small))
+    return out
+
+
 def _fmt(v: object) -> str:
     return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
@@ -83,13 +101,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--bars", type=int, default=8760, help="1h bars of each generated market")
     ap.add_argument("--keep", type=Path, help="keep the runs' folders here (default: a temporary folder)")
+    ap.add_argument("--train-steps", type=int, help="steps per split in both phases (default: small.yaml's)")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench_honesty_") as scratch:
         tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        config_dir = _configs(args.train_steps, Path(tmp))
         for strength in args.strengths:
             for seed in range(args.seeds):
-                row = run_one(strength, seed, args.bars, Path(tmp))
+                row = run_one(strength, seed, args.bars, Path(tmp), config_dir)
                 rows.append(row)
                 print(
                     f"strength {strength:<4} seed {seed}  PBO {_fmt(row['pbo'])}  DSR {_fmt(row['dsr'])} "
@@ -102,7 +123,12 @@ def main() -> None:
                 )
     print()
     print(f"{'strength':>8} {'runs':>5} {'gate passes':>12} {'mean PBO':>9} {'mean DSR':>9} {'min/run':>8}")
-    figures: dict[str, object] = {"seeds": args.seeds, "bars": args.bars, "preset": "small"}
+    figures: dict[str, object] = {
+        "seeds": args.seeds,
+        "bars": args.bars,
+        "preset": "small",
+        "train_steps_per_split": args.train_steps,
+    }
     for strength in args.strengths:
         mine = [r for r in rows if r["strength"] == strength]
         passes = sum(bool(r["passed"]) for r in mine)

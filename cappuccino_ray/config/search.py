@@ -255,6 +255,13 @@ class Phase2Config:
         _check_grace(self.asha, self.budget)
         if self.pbo_partitions % 2:
             raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
+        ppo = self.spaces.get("ppo", {})
+        if "ppo" in self.algos and self.warm_start and self.keep_phase1_network and ppo:
+            if not set(ppo) - {"hidden_size", "n_layers"}:
+                raise ConfigError(
+                    "spaces.ppo searches only hidden_size and n_layers, which keep_phase1_network takes "
+                    "from phase 1; search another PPO hyperparameter or set keep_phase1_network: false"
+                )
 
     @property
     def max_lookback(self) -> int:

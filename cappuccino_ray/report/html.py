@@ -273,6 +273,8 @@ def _other_dsr(doc: DeflatedSharpe) -> str:
     """The deflated Sharpe under the estimator the gate did not use (``search.paths.deflated_sharpe``)."""
     names = {"sampling": "a zero-skill Sharpe's sampling spread", "trials": "the trials' own Sharpe spread"}
     used = doc.null_variance
+    if used is None and doc.value is not None:
+        return "Its null variance is the trials' own Sharpe spread (the run predates dsr_variance)."
     others = [(k, v) for k, v in doc.by_variance.items() if k != used and isinstance(v, dict)]
     if used not in names or not others:
         return ""

@@ -275,11 +275,16 @@ def deflated_sharpe(
     from cappuccino_ray.validation import deflated_sharpe_ratio, sharpe_stats
 
     if winner is None:
-        return DeflatedSharpe(trial_id=trial_id, reason="the winner completed no backtest path")
+        return DeflatedSharpe(
+            trial_id=trial_id, null_variance=null_variance, reason="the winner completed no backtest path"
+        )
+    try:
+        st = sharpe_stats(winner.mean_of(winner.n_paths))
+    except DataError as exc:
+        return DeflatedSharpe(
+            trial_id=trial_id, null_variance=null_variance, reason=f"the winner's paths: {exc}"
+        )
     finite = [s for s in sharpes if np.isfinite(s)]
-    if null_variance == "trials" and len(finite) < 2:
-        return DeflatedSharpe(trial_id=trial_id, reason="fewer than 2 trials with a backtest path")
-    st = sharpe_stats(winner.mean_of(winner.n_paths))
     variances = {"sampling": 1.0 / (st.n_obs - 1)}
     if len(finite) >= 2:
         variances["trials"] = float(np.var(finite, ddof=1)) / periods_per_year(winner.interval)
@@ -287,14 +292,15 @@ def deflated_sharpe(
     for name, var in variances.items():
         dsr = deflated_sharpe_ratio(st.sr, var, n_trials, st.n_obs, st.skew, st.kurtosis)
         by_variance[name] = {"value": float(dsr) if np.isfinite(dsr) else None, "sharpe_variance": var}
-    chosen = by_variance[null_variance]
+    chosen = by_variance.get(null_variance)
     return DeflatedSharpe(
-        value=chosen["value"],
+        value=chosen["value"] if chosen else None,
         trial_id=trial_id,
         sharpe_per_bar=st.sr,
-        sharpe_variance=chosen["sharpe_variance"],
+        sharpe_variance=chosen["sharpe_variance"] if chosen else None,
         null_variance=null_variance,
         by_variance=by_variance,
         n_trials=n_trials,
         n_obs=st.n_obs,
+        reason=None if chosen else "fewer than 2 trials with a backtest path",
     )

@@ -85,8 +85,11 @@ _NETWORK_KEYS = ("hidden_size", "n_layers")
 
 
 def _phase1_network(winner: Phase1Winner) -> dict[str, Any]:
-    """Phase 1's winning width and depth (the keys its hyperparameters hold)."""
-    return {k: winner.hyperparameters[k] for k in _NETWORK_KEYS if k in winner.hyperparameters}
+    """Phase 1's winning width and depth: its hyperparameters', else PPO's defaults (what it trained with)."""
+    from cappuccino_ray.config.agents import PPOParams
+
+    default = PPOParams()
+    return {k: winner.hyperparameters.get(k, getattr(default, k)) for k in _NETWORK_KEYS}
 
 
 def run_phase2(

@@ -85,6 +85,13 @@ def test_report_of_a_finished_job_without_trials_shows_holdout_and_verdicts(tmp_
     assert "No phase-1 results yet." in page
     images = _images(page)
     assert len(images) == 5 and all(_is_drawn(p) for p in images)
+    # A comparison written before dsr_variance existed says which null variance it used.
+    comparison = run / "phase2" / "phase2_comparison.json"
+    doc = json.loads(comparison.read_text())
+    doc["deflated_sharpe"] = {"value": 0.72, "n_trials": 13}
+    comparison.write_text(json.dumps(doc))
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "trials&#x27; own Sharpe spread (the run predates dsr_variance)" in page
 
 
 def test_report_of_a_phase1_only_run_says_what_is_missing(tmp_path: Path) -> None:

@@ -103,6 +103,9 @@ def test_phase1_gives_each_combination_its_share_and_writes_the_winner(
     ppo = [r for r in rows2 if r.config["algo"] == "ppo"]
     assert all(r.config["warm_start_checkpoint"] == winner.checkpoint_path for r in ppo)
     assert all(r.config["warm_start_checkpoint"] is None for r in rows2 if r.config["algo"] == "ddqn")
+    # Every PPO trial takes phase 1's width and depth (keep_phase1_network), so the warm start fits.
+    network = (winner.hyperparameters["hidden_size"], winner.hyperparameters["n_layers"])
+    assert all((r.config["hidden_size"], r.config["n_layers"]) == network for r in ppo)
     # The first PPO trial evaluates phase 1's best learning rate (seeded via points_to_evaluate).
     first_ppo = min(ppo, key=lambda r: r.config["trial_index"])
     assert first_ppo.config["lr"] == pytest.approx(winner.hyperparameters["lr"])
