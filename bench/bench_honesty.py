@@ -12,7 +12,7 @@ and 3.0, the strength the learning tests use. The deflated Sharpe is also shown
 with the trials' own Sharpe variance as its null variance (``dsr_variance: trials``).
 
 Usage: python bench/bench_honesty.py [--strengths 0 1.0 3.0] [--seeds 5] [--bars 8760] [--keep DIR]
-       [--train-steps N]
+       [--train-steps N] [--first-seed K]
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.0, 1.0, 3.0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run from this one on")
     ap.add_argument("--bars", type=int, default=8760, help="1h bars of each generated market")
     ap.add_argument("--keep", type=Path, help="keep the runs' folders here (default: a temporary folder)")
     ap.add_argument("--train-steps", type=int, help="steps per split in both phases (default: small.yaml's)")
@@ -109,7 +110,7 @@ def main() -> None:
         Path(tmp).mkdir(parents=True, exist_ok=True)
         config_dir = _configs(args.train_steps, Path(tmp))
         for strength in args.strengths:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 row = run_one(strength, seed, args.bars, Path(tmp), config_dir)
                 rows.append(row)
                 print(
@@ -125,6 +126,7 @@ def main() -> None:
     print(f"{'strength':>8} {'runs':>5} {'gate passes':>12} {'mean PBO':>9} {'mean DSR':>9} {'min/run':>8}")
     figures: dict[str, object] = {
         "seeds": args.seeds,
+        "first_seed": args.first_seed,
         "bars": args.bars,
         "preset": "small",
         "train_steps_per_split": args.train_steps,
