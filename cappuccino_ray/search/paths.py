@@ -255,11 +255,12 @@ def deflated_sharpe(
       put on the winner's per-bar scale (divided by its bars per year), the
       paper's estimator. When the trials are alike and unskilled it estimates the
       same spread; but it also counts real differences between them, and a search
-      spans many: a trial churning fees at a Sharpe of -20 a year is not luck. On
-      the small preset's searches the trials spread from -25 to +9, which put the
-      expected best of 24 unskilled trials at a Sharpe of about 13 a year, so no
-      winner the small preset learns can pass (``bench/bench_honesty.py``, strength
-      1.0: hold-out Sharpe 8.0 and 3.0 against buy-and-hold near 0, DSR 0.001 and 0.000).
+      spans many: a trial churning fees at a Sharpe of -30 a year is not luck. On
+      the small preset's searches (``bench/bench_honesty.py``) the trials' Sharpe
+      ratios spread with a standard deviation of 7 to 14 a year, which puts the
+      expected best of 24 unskilled trials at 13 to 27 a year: winners that had
+      learned a planted pattern (path Sharpe 12 to 16 a year, hold-out 6.6 to 22.3
+      against buy-and-hold's -0.4 to 3.2) got DSR 0.000 to 0.144.
 
     Either way every trial of both phases counts as one independent trial;
     trials on the same bars are correlated, so that over-counts and errs on the
