@@ -26,6 +26,7 @@ from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.intervals import INTERVALS
 
 __all__ = [
+    "NETWORK_KEYS",
     "PBO_PARTITIONS",
     "AshaConfig",
     "ParamSpec",
@@ -37,6 +38,9 @@ __all__ = [
     "load_search_configs",
     "with_resources",
 ]
+
+#: The PPO network's shape keys: what ``phase2.keep_phase1_network`` takes from phase 1's winner.
+NETWORK_KEYS = ("hidden_size", "n_layers")
 
 Algo = Literal["ppo", "ddqn"]
 #: Where the deflated Sharpe's null variance comes from (``search.paths.deflated_sharpe``).
@@ -257,7 +261,7 @@ class Phase2Config:
             raise ConfigError(f"pbo_partitions must be even, got {self.pbo_partitions}")
         ppo = self.spaces.get("ppo", {})
         if "ppo" in self.algos and self.warm_start and self.keep_phase1_network and ppo:
-            if not set(ppo) - {"hidden_size", "n_layers"}:
+            if not set(ppo) - set(NETWORK_KEYS):
                 raise ConfigError(
                     "spaces.ppo searches only hidden_size and n_layers, which keep_phase1_network takes "
                     "from phase 1; search another PPO hyperparameter or set keep_phase1_network: false"

@@ -26,7 +26,7 @@ from typing import Any
 
 from cappuccino_ray import storage
 from cappuccino_ray.config._loader import to_dict
-from cappuccino_ray.config.search import Phase2Config
+from cappuccino_ray.config.search import NETWORK_KEYS, Phase2Config
 from cappuccino_ray.documents import Phase1Winner, Phase2Comparison, read_typed
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.ranking import best_of
@@ -81,15 +81,12 @@ def phase2_spaces(cfg: Phase2Config, combos: Sequence[Mapping[str, Any]]) -> lis
     ]
 
 
-_NETWORK_KEYS = ("hidden_size", "n_layers")
-
-
 def _phase1_network(winner: Phase1Winner) -> dict[str, Any]:
     """Phase 1's winning width and depth: its hyperparameters', else PPO's defaults (what it trained with)."""
     from cappuccino_ray.config.agents import PPOParams
 
     default = PPOParams()
-    return {k: winner.hyperparameters.get(k, getattr(default, k)) for k in _NETWORK_KEYS}
+    return {k: winner.hyperparameters.get(k, getattr(default, k)) for k in NETWORK_KEYS}
 
 
 def run_phase2(
