@@ -221,6 +221,10 @@ def main() -> None:
     single = CryptoTradingEnv(cfg)
     actions = rng.uniform(-1, 1, (64, 1024, market.n_assets)).astype(np.float32)
     scale = 0.2 if quick else 1.0
+    # Warm-up: the compiled kernels load from their cache (or compile) on first use, not in a timing.
+    for info in (True, False):
+        bench_single({**cfg, "info": info}, 50, actions)
+        bench_vector(cfg, 4, 50, actions, info=info)
     rows = [
         (
             "reference (pure Python), 1 env",

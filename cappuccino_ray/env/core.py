@@ -26,22 +26,24 @@ One step, for an account whose last marked bar is ``t``:
    ``= reward_scale * log(V_{t+1} / V_t)``.
 
 The single Gymnasium env is ``B = 1`` of this class, the vector env is
-``B = num_envs``; every per-account number comes from the same elementwise
-operations and the same sequential sums over assets, so both give identical
-results. Arrays are asset-major, ``(n_assets, B)``: sums over assets are
-then adds of contiguous rows, the fastest layout numpy offers here.
+``B = num_envs``. The rules above run as compiled loops, one account and one
+asset at a time (:mod:`cappuccino_ray.env.kernel`): an account's numbers come
+from the same operations in the same order whatever ``B`` is, so both give
+identical results. Arrays are asset-major, ``(n_assets, B)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from cappuccino_ray.env.fees import FeeModel
+from cappuccino_ray.env.kernel import fill_batch, step_accounts
 from cappuccino_ray.errors import ConfigError
 
-__all__ = ["CoreParams", "Fills", "MarketCore", "StepResult", "execute_orders", "sum_assets"]
+__all__ = ["CoreParams", "Fills", "MarketCore", "StepBuffers", "StepResult", "execute_orders", "sum_assets"]
 
 
 @dataclass(frozen=True)
@@ -104,18 +106,18 @@ class StepResult:
 
 
 def sum_assets(a: np.ndarray) -> np.ndarray:
-    """Sum ``(n, B)`` over assets, adding rows in order (the same result for any ``B``).
-
-    numpy's reduction adds rows sequentially for up to 8 rows whatever ``B``
-    is; beyond that its pairwise summation depends on the shape, so larger
-    ``n`` adds the rows one by one.
-    """
-    if a.shape[0] <= 8:
-        return np.add.reduce(a, axis=0)
+    """Sum ``(n, B)`` over assets, adding rows in order (the kernel's order, for any ``B``)."""
     out = a[0].copy()
     for row in a[1:]:
         out += row
     return out
+
+
+def _params_array(p: CoreParams, progressive: bool) -> np.ndarray:
+    """The kernel's ``params`` array (:data:`~cappuccino_ray.env.kernel.PARAM_FIELDS` order)."""
+    return np.array(
+        [p.slippage, p.min_order_usd, p.no_trade_band, p.max_hold_bars, p.reward_scale, float(progressive)]
+    )
 
 
 def execute_orders(
@@ -132,6 +134,9 @@ def execute_orders(
 ) -> Fills:
     """Fill target weights at ``price`` (the fill bar's open) for a batch of accounts.
 
+    The step's own fill (rule 4 of the module docstring), for accounts each
+    given their fill bar's prices.
+
     Args:
         cash: USD per account, ``(B,)``.
         units: Holdings, ``(n, B)``.
@@ -146,57 +151,54 @@ def execute_orders(
     Returns:
         The accounts' new cash and units, and the fees, traded USD and fills count.
     """
-    posv = units * price
-    vopen = cash + sum_assets(posv)
-    wcur = posv / vopen
-    tgt = np.where(np.isnan(target), wcur, target)
-    rate_a: np.ndarray = rate
-    if forced is not None and taker is not None and forced.any():
-        tgt[forced] = 0.0
-        rate_a = np.where(forced, taker, rate)
-    else:
-        forced = None
-    delta = tgt - wcur
-    usd = delta * vopen  # signed order size in USD at the open
-    keep = np.abs(usd) >= params.min_order_usd if params.min_order_usd > 0.0 else usd != 0.0
-    keep &= tradable
-    if params.no_trade_band > 0.0:
-        keep &= (np.abs(delta) >= params.no_trade_band) | (tgt == 0.0)
-    if forced is not None:
-        keep |= forced
-    usd *= keep
-    # Sells first: down to the target units (exactly 0 for a close).
-    sold = units - tgt * vopen / price
-    sold *= usd < 0.0
-    proceeds = sold * price
-    proceeds *= 1.0 - params.slippage
-    sell_fee = proceeds * rate_a
-    cash1 = cash + sum_assets(proceeds - sell_fee)
-    # Buys: scaled down together if their cost with fees exceeds the cash.
-    notional = np.maximum(usd, 0.0)
-    buy_fee = notional * rate_a
-    cost = sum_assets(notional + buy_fee)
-    short = cost > cash1
-    if short.any():
-        notional *= np.where(short, cash1 / np.where(short, cost, 1.0), 1.0)
-        notional[notional < params.min_order_usd] = 0.0
-        keep &= (notional > 0.0) | (usd <= 0.0)
-        buy_fee = notional * rate_a
-    new_cash = np.maximum(cash1 - sum_assets(notional + buy_fee), 0.0)
-    new_units = units - sold
-    new_units += notional / (price * (1.0 + params.slippage))
-    buy_fee += sell_fee
-    return Fills(
-        cash=new_cash,
-        units=new_units,
-        fees=sum_assets(buy_fee),
-        traded=sum_assets(proceeds + notional),
-        n_trades=np.add.reduce(keep, axis=0, dtype=np.int64),
+    new_cash = np.array(cash, dtype=np.float64)
+    new_units = np.array(units, dtype=np.float64)
+    rate = np.ascontiguousarray(rate, dtype=np.float64)
+    if forced is None:
+        forced = np.zeros(new_units.shape, dtype=bool)
+    out = np.empty((2, len(new_cash)))
+    n_trades = np.empty(len(new_cash), dtype=np.int64)
+    fill_batch(
+        new_cash,
+        new_units,
+        np.ascontiguousarray(np.asarray(price, dtype=np.float64).T),
+        np.ascontiguousarray(np.asarray(tradable, dtype=bool).T),
+        np.ascontiguousarray(np.asarray(target, dtype=np.float64).T),
+        rate,
+        rate if taker is None else np.ascontiguousarray(taker, dtype=np.float64),
+        np.ascontiguousarray(forced, dtype=bool),
+        _params_array(params, False),
+        out,
+        n_trades,
     )
+    return Fills(cash=new_cash, units=new_units, fees=out[0], traded=out[1], n_trades=n_trades)
+
+
+class StepBuffers:
+    """Where :meth:`MarketCore.advance` writes one step's outcome for ``B`` accounts.
+
+    Attributes:
+        out: The :data:`~cappuccino_ray.env.kernel.OUT_FIELDS`, ``(8, B)``; after
+            :meth:`MarketCore.advance` its first row is the reward.
+        out_int: Fills, fee tier and forced sales, ``(3, B)``.
+        forced: Forced sales, ``(n, B)``.
+        done: Whether each account marked its episode's last bar, ``(B,)``.
+    """
+
+    def __init__(self, n_assets: int, n_copies: int) -> None:
+        """Allocate the arrays (contents undefined until a step)."""
+        self.out = np.empty((8, n_copies))
+        self.out_int = np.empty((3, n_copies), dtype=np.int64)
+        self.forced = np.empty((n_assets, n_copies), dtype=bool)
+        self.done = np.empty(n_copies, dtype=bool)
 
 
 class MarketCore:
     """``B`` trading accounts over one market, stepped together.
+
+    The state arrays (``cash``, ``value``, ``vol_sum``, ``start_volume``,
+    ``bar``, ``end``, ``units``, ``weights``, ``age``, ``ring``) are updated
+    in place: assign into them, never rebind them.
 
     Args:
         open_: Open prices, ``(T, n)``.
@@ -218,34 +220,59 @@ class MarketCore:
         n_copies: int,
         benchmark: bool = True,
     ) -> None:
-        """Allocate the state arrays (asset-major copies of the prices)."""
+        """Allocate the state arrays (bar-major copies of the prices)."""
         if n_copies < 1:
             raise ConfigError(f"the number of env copies must be >= 1, got {n_copies}")
         if params.max_hold_bars < 1 or params.window_bars < 1:
             raise ConfigError("max_hold_bars and window_bars must be >= 1")
-        self.open = np.ascontiguousarray(np.asarray(open_, dtype=np.float64).T)
-        self.close = np.ascontiguousarray(np.asarray(close, dtype=np.float64).T)
-        self.tradable = np.ascontiguousarray(np.asarray(tradable, dtype=bool).T)
+        self._prices = np.ascontiguousarray(
+            np.stack([np.asarray(open_, dtype=np.float64), np.asarray(close, dtype=np.float64)])
+        )
+        self._tradable = np.ascontiguousarray(tradable, dtype=bool)
         self.fee_model = fee_model
         self.params = params
+        self._params = _params_array(params, fee_model.progressive)
+        self._fee_table = np.ascontiguousarray(fee_model.table, dtype=np.float64)
         self.benchmark = benchmark
         self.n_copies = b = n_copies
-        self.n_assets, self.n_bars = self.open.shape
+        self.n_bars, self.n_assets = self._tradable.shape
         n = self.n_assets
-        self.cash = np.full(b, params.initial_cash)
+        self._acct = np.zeros((4, b))
+        self._bars = np.zeros((2, b), dtype=np.int64)
+        self._bind_views()
+        self.cash[:] = params.initial_cash
+        self.value[:] = params.initial_cash
+        #: Each account's trailing volume from elsewhere (the fee tier's starting point).
+        self.start_volume[:] = params.starting_volume
         self.units = np.zeros((n, b))
         self.age = np.zeros((n, b), dtype=np.int64)
-        self.bar = np.zeros(b, dtype=np.int64)
-        self.end = np.zeros(b, dtype=np.int64)
-        self.value = np.full(b, params.initial_cash)
         self.weights = np.zeros((n, b))
         self.ring = np.zeros((params.window_bars, b))
         self.ring_pos = 0
-        self.vol_sum = np.zeros(b)
         self.bench_cash = np.full(b, params.initial_cash)
         self.bench_units = np.zeros((n, b))
-        #: Each account's trailing volume from elsewhere (the fee tier's starting point).
-        self.start_volume = np.full(b, params.starting_volume)
+
+    _VIEWS = ("open", "close", "tradable", "cash", "value", "vol_sum", "start_volume", "bar", "end")
+
+    def _bind_views(self) -> None:
+        """Name the rows of the packed arrays the kernel takes (views: they share memory).
+
+        Prices are kept bar-major for the kernel; ``open``, ``close`` and
+        ``tradable`` are their asset-major ``(n, T)`` views.
+        """
+        self.open, self.close = self._prices[0].T, self._prices[1].T
+        self.tradable = self._tradable.T
+        self.cash, self.value, self.vol_sum, self.start_volume = self._acct
+        self.bar, self.end = self._bars
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state without the views (a pickle would turn them into copies)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore the state and name the packed arrays' rows again."""
+        self.__dict__.update(state)
+        self._bind_views()
 
     def volume_30d(self) -> np.ndarray:
         """Trailing fee-window volume of each account, including the starting volume."""
@@ -285,8 +312,8 @@ class MarketCore:
         bench = execute_orders(
             np.full(k, p.initial_cash),
             np.zeros((self.n_assets, k)),
-            self.open[:, f],
-            self.tradable[:, f],
+            self._prices[0][f].T,
+            self._tradable[f].T,
             np.full((self.n_assets, k), 1.0 / self.n_assets),
             rates.rate,
             params=p,
@@ -294,75 +321,73 @@ class MarketCore:
         self.bench_cash[rows] = bench.cash
         self.bench_units[:, rows] = bench.units
 
-    def step(self, target: np.ndarray) -> StepResult:
+    def advance(self, target: np.ndarray, buffers: StepBuffers) -> None:
         """Fill every account's targets at the next bar's open and mark at its close.
+
+        Args:
+            target: Target weights, account-major ``(B, n)`` C-contiguous float64
+                (as the action mappings write them), long-only, sum <= 1;
+                ``NaN`` keeps the current weight.
+            buffers: Where the step's outcome is written.
+        """
+        step_accounts(
+            self._prices,
+            self._tradable,
+            self._fee_table,
+            self._params,
+            self._acct,
+            self._bars,
+            self.units,
+            self.weights,
+            self.age,
+            self.ring,
+            self.ring_pos,
+            self.bench_cash,
+            self.bench_units,
+            target,
+            buffers.out,
+            buffers.out_int,
+            buffers.forced,
+            buffers.done,
+        )
+        self.ring_pos = (self.ring_pos + 1) % self.params.window_bars
+        reward = buffers.out[0]
+        np.log(reward, out=reward)
+        if self.params.reward_scale != 1.0:
+            reward *= self.params.reward_scale
+
+    def step(self, target: np.ndarray) -> StepResult:
+        """:meth:`advance` into fresh arrays, returned as a :class:`StepResult`.
 
         Args:
             target: Target weights ``(n, B)``, long-only, sum <= 1; ``NaN`` keeps
                 the current weight.
 
         Returns:
-            The step's per-account outcome. ``done`` marks accounts that just
-            marked their episode's last bar.
+            The step's per-account outcome (arrays of its own). ``done`` marks
+            accounts that just marked their episode's last bar.
         """
-        p = self.params
-        f = self.bar + 1
-        np.minimum(f, self.n_bars - 1, out=f)  # accounts past their end are discarded by the caller
-        price = np.take(self.open, f, axis=1)
-        tradable = np.take(self.tradable, f, axis=1)
-        vol = self.volume_30d()
-        rates = self.fee_model.rates(vol)
-        forced = self.age >= p.max_hold_bars
-        forced &= tradable
-        forced &= self.units > 0.0
-        fills = execute_orders(
-            self.cash,
-            self.units,
-            price,
-            tradable,
-            target,
-            rates.rate,
-            params=p,
-            forced=forced,
-            taker=rates.taker,
-        )
-        # Trailing volume: drop the fill that leaves the window, add this one.
-        slot = self.ring[self.ring_pos]
-        self.vol_sum += fills.traded
-        self.vol_sum -= slot
-        np.maximum(self.vol_sum, 0.0, out=self.vol_sum)
-        slot[:] = fills.traded
-        self.ring_pos = (self.ring_pos + 1) % p.window_bars
-        units = fills.units
-        held = units > 0.0
-        self.age += 1
-        self.age *= held
-        close = np.take(self.close, f, axis=1)
-        posc = units * close
-        value = fills.cash + sum_assets(posc)
-        posc /= value
-        reward = np.log(value / self.value)
-        if p.reward_scale != 1.0:
-            reward *= p.reward_scale
-        self.cash = fills.cash
-        self.units = units
-        self.value = value
-        self.weights = posc
-        self.bar = f
+        buf = StepBuffers(self.n_assets, self.n_copies)
+        self.advance(np.ascontiguousarray(np.asarray(target, dtype=np.float64).T), buf)
+        return self.result(buf)
+
+    def result(self, buffers: StepBuffers) -> StepResult:
+        """The outcome in ``buffers`` (views of them) with copies of the weights and bars."""
+        out, out_int = buffers.out, buffers.out_int
         return StepResult(
-            reward=reward,
-            value=value,
-            cash=fills.cash,
-            weights=posc,
-            fees=fills.fees,
-            traded=fills.traded,
-            n_trades=fills.n_trades,
-            forced=forced,
-            tier=rates.tier,
-            rate=rates.rate,
-            volume_30d=vol,
-            bar=f,
-            done=f >= self.end,
+            reward=out[0],
+            value=out[1],
+            cash=out[2],
+            weights=self.weights.copy(),
+            fees=out[3],
+            traded=out[4],
+            n_trades=out_int[0],
+            forced=buffers.forced,
+            tier=out_int[1],
+            rate=out[5],
+            volume_30d=out[6],
+            bar=self.bar.copy(),
+            done=buffers.done,
         )
 
     def benchmark_value(self) -> np.ndarray:
@@ -373,7 +398,7 @@ class MarketCore:
         """
         if not self.benchmark:
             raise ConfigError("this core does not track the benchmark; build it with benchmark=True")
-        close = np.take(self.close, self.bar, axis=1)
+        close = self._prices[1][self.bar].T  # rows of the bar-major prices: one gather per account
         return self.bench_cash + sum_assets(self.bench_units * close)
 
     def age_fraction(self) -> np.ndarray:

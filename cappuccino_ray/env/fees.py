@@ -1,9 +1,11 @@
 """Fee models: the rate a fill pays, from the account's trailing 30-day USD volume.
 
-Every model answers for a batch of ``B`` accounts at once:
-``rates(volume_30d) -> FeeRates`` with arrays of shape ``(B,)``. The tier is
-the one in force when the order is placed; the core passes the trailing
-volume of fills over the previous window, plus the starting volume.
+Every model is a tier table (a flat model is one tier). The compiled step
+(:mod:`cappuccino_ray.env.kernel`) reads it one account at a time, and
+``rates(volume_30d) -> FeeRates`` for a batch of ``B`` accounts (arrays of
+shape ``(B,)``), both through the same function. The tier is the one in
+force when the order is placed; the core passes the trailing volume of
+fills over the previous window, plus the starting volume.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from cappuccino_ray.config.env import EnvSettings, FeeSchedule
+from cappuccino_ray.env.kernel import fee_rates_batch
 from cappuccino_ray.errors import ConfigError
 
 __all__ = ["FeeModel", "FeeRates", "FlatFees", "TieredFees", "build_fee_model"]
@@ -36,14 +39,39 @@ class FeeRates:
 
 @runtime_checkable
 class FeeModel(Protocol):
-    """What the core asks of a fee model."""
+    """What the core asks of a fee model: a tier table the compiled step reads."""
+
+    @property
+    def table(self) -> np.ndarray:
+        """``(3, K)`` float64: tier thresholds (ascending, the first 0), ordinary rates, taker rates."""
+        ...
+
+    @property
+    def progressive(self) -> bool:
+        """Whether rates interpolate between tiers (else each tier's rates hold up to the next)."""
+        ...
 
     def rates(self, volume_30d: np.ndarray) -> FeeRates:
         """Rates for accounts with the given trailing 30-day USD volume, shape ``(B,)``."""
         ...
 
 
-class FlatFees:
+class _TableFees:
+    """Rates read off a tier table by the same compiled function the core's step uses."""
+
+    table: np.ndarray
+    progressive: bool
+
+    def rates(self, volume_30d: np.ndarray) -> FeeRates:
+        """Rates for each account's volume."""
+        volume = np.ascontiguousarray(volume_30d, dtype=np.float64)
+        b = volume.shape[0]
+        rate, taker, tier = np.empty(b), np.empty(b), np.empty(b, dtype=np.int64)
+        fee_rates_batch(self.table, self.progressive, volume, rate, taker, tier)
+        return FeeRates(rate=rate, taker=taker, tier=tier)
+
+
+class FlatFees(_TableFees):
     """One maker and one taker rate whatever the volume (tier 0 always).
 
     Args:
@@ -67,17 +95,12 @@ class FlatFees:
         self.maker = float(maker)
         self.taker = float(taker)
         self.liquidity = liquidity
-        self._rate = self.maker if liquidity == "maker" else self.taker
-
-    def rates(self, volume_30d: np.ndarray) -> FeeRates:
-        """Constant rates, tier 0."""
-        b = volume_30d.shape[0]
-        return FeeRates(
-            rate=np.full(b, self._rate), taker=np.full(b, self.taker), tier=np.zeros(b, dtype=np.int64)
-        )
+        rate = self.maker if liquidity == "maker" else self.taker
+        self.table = np.array([[0.0], [rate], [self.taker]])
+        self.progressive = False
 
 
-class TieredFees:
+class TieredFees(_TableFees):
     """Maker/taker rates from a tier table of trailing 30-day volume thresholds.
 
     ``static`` mode pays the rate of the tier the volume falls in.
@@ -109,22 +132,13 @@ class TieredFees:
         self.thresholds = np.array([t.min_volume_usd for t in schedule.tiers], dtype=np.float64)
         self.maker = np.array([t.maker for t in schedule.tiers], dtype=np.float64)
         self.taker = np.array([t.taker for t in schedule.tiers], dtype=np.float64)
-        self._rate = self.maker if liquidity == "maker" else self.taker
+        rate = self.maker if liquidity == "maker" else self.taker
+        self.table = np.ascontiguousarray(np.stack([self.thresholds, rate, self.taker]))
+        self.progressive = mode == "progressive"
 
     def tier(self, volume_30d: np.ndarray) -> np.ndarray:
         """Index of the tier each volume falls in."""
-        return np.searchsorted(self.thresholds, volume_30d, side="right") - 1
-
-    def rates(self, volume_30d: np.ndarray) -> FeeRates:
-        """Rates for each account's volume."""
-        tier = self.tier(volume_30d)
-        if self.mode == "static" or len(self.thresholds) == 1:
-            return FeeRates(rate=self._rate[tier], taker=self.taker[tier], tier=tier)
-        return FeeRates(
-            rate=np.interp(volume_30d, self.thresholds, self._rate),
-            taker=np.interp(volume_30d, self.thresholds, self.taker),
-            tier=tier,
-        )
+        return self.rates(volume_30d).tier
 
 
 def build_fee_model(settings: EnvSettings) -> FeeModel:

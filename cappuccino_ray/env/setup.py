@@ -35,6 +35,7 @@ from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
 from cappuccino_ray.env.core import CoreParams
 from cappuccino_ray.env.fees import FeeModel, build_fee_model
+from cappuccino_ray.env.kernel import observe
 from cappuccino_ray.errors import ConfigError
 from cappuccino_ray.features import BASE_FEATURES, ROLLING_FEATURES, compute_features
 
@@ -268,4 +269,19 @@ class Observer:
             out = block.reshape(len(bar), -1)
         out[:, 0::per] = weights.T
         out[:, 1::per] = age_fraction.T
+        return out
+
+    def observe(
+        self, bar: np.ndarray, weights: np.ndarray, age: np.ndarray, max_hold_bars: int
+    ) -> np.ndarray:
+        """:meth:`build` from a core's own state: raw ages in bars, the fraction taken here.
+
+        With the table this is one compiled pass over the accounts (the
+        environments' step); without it, :meth:`build`.
+        """
+        if self.table is None:
+            frac = age * (1.0 / max_hold_bars)
+            return self.build(bar, weights, np.minimum(frac, 1.0, out=frac))
+        out = np.empty((len(bar), self.table.shape[1]), dtype=np.float32)
+        observe(self.table, bar, weights, age, float(max_hold_bars), self.per_asset, out)
         return out

@@ -30,6 +30,7 @@ import functools
 import numpy as np
 from gymnasium import spaces
 
+from cappuccino_ray.env.kernel import continuous_weights
 from cappuccino_ray.errors import ConfigError
 
 __all__ = [
@@ -70,11 +71,12 @@ def continuous_to_weights(actions: np.ndarray) -> np.ndarray:
 
     ``w = clip(a, 0, 1) / max(1, sum(clip(a, 0, 1)))``; ``NaN`` actions count as 0.
     """
-    w = np.fmax(np.asarray(actions, dtype=np.float64), 0.0)  # fmax maps NaN to 0
-    np.fmin(w, 1.0, out=w)
-    total = w.sum(axis=1)
-    np.maximum(total, 1.0, out=total)
-    w /= total[:, None]
+    a = np.asarray(actions)
+    if a.dtype != np.float32:
+        a = a.astype(np.float64)
+    a = np.ascontiguousarray(a)
+    w = np.empty(a.shape)
+    continuous_weights(a, w)
     return w
 
 

@@ -20,7 +20,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cappuccino_ray.env.core import MarketCore
+from cappuccino_ray.env.core import MarketCore, StepBuffers
 from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup
 from cappuccino_ray.env.spaces import (
     action_space,
@@ -84,7 +84,7 @@ class CryptoTradingVectorEnv(VectorEnv):
         return self._forced_total
 
     def targets(self, actions: Any) -> np.ndarray:
-        """Target weights ``(num_envs, n)`` of a batch of actions (``NaN`` = hold)."""
+        """Target weights ``(num_envs, n)`` of a batch of actions (``NaN`` = hold), C-contiguous."""
         s = self.setup.settings
         if s.action_mode == "discrete":
             return discrete_to_weights(np.asarray(actions), self.n_assets, s.discrete_levels)
@@ -100,7 +100,7 @@ class CryptoTradingVectorEnv(VectorEnv):
 
     def _observe(self) -> np.ndarray:
         c = self._core
-        return self._observer.build(c.bar, c.weights, c.age_fraction())
+        return self._observer.observe(c.bar, c.weights, c.age, self.setup.params.max_hold_bars)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -124,13 +124,15 @@ class CryptoTradingVectorEnv(VectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every copy; copies whose episode ended last step are reset instead."""
         core = self._core
-        res = core.step(self.targets(actions).T)
-        reward = res.reward
-        truncated = res.done.copy()
-        info = _batch_info(info_columns(res, core.benchmark_value())) if self.setup.info else {}
+        buf = StepBuffers(self.n_assets, self.num_envs)
+        core.advance(self.targets(actions), buf)
+        reward = buf.out[0]
+        truncated = buf.done
+        info = _batch_info(info_columns(core.result(buf), buf.out[7])) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
         # Copies reset this step stepped a finished episode: their results, forced sales too, are void.
-        self._forced_total += int(np.count_nonzero(res.forced)) - int(np.count_nonzero(res.forced[:, rows]))
+        forced = buf.forced
+        self._forced_total += int(np.count_nonzero(forced)) - int(np.count_nonzero(forced[:, rows]))
         if len(rows):
             self._reset_rows(rows)
             reward[rows] = 0.0

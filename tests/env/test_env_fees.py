@@ -91,3 +91,30 @@ def test_phase_env_section_overrides_env_yaml(tmp_path):
         ConfigError, match=r"p.yaml env:: unknown key 'slipage_bps'; did you mean 'slippage_bps'"
     ):
         load_env_settings(tmp_path, {"slipage_bps": 1.0}, source="p.yaml")
+
+
+@pytest.mark.parametrize("mode", ["static", "progressive"])
+@pytest.mark.parametrize("liquidity", ["maker", "taker"])
+def test_compiled_tier_lookup_is_numpys_searchsorted_and_interp(mode, liquidity):
+    """The core's compiled lookup equals numpy's formulas bit for bit, thresholds and their neighbours too."""
+    fm = TieredFees(COINBASE_ADVANCED, liquidity=liquidity, mode=mode)
+    rng = np.random.default_rng(3)
+    edges = np.concatenate([fm.thresholds, np.nextafter(fm.thresholds, -np.inf), fm.thresholds + 0.5])
+    vol = np.concatenate([rng.uniform(0, 6e6, 500), 10 ** rng.uniform(0, 9, 500), edges[edges >= 0]])
+    got = fm.rates(vol)
+    rate = fm.maker if liquidity == "maker" else fm.taker
+    tier = np.searchsorted(fm.thresholds, vol, side="right") - 1
+    assert np.array_equal(got.tier, tier)
+    if mode == "static":
+        assert np.array_equal(got.rate, rate[tier]) and np.array_equal(got.taker, fm.taker[tier])
+    else:
+        assert np.array_equal(got.rate, np.interp(vol, fm.thresholds, rate))
+        assert np.array_equal(got.taker, np.interp(vol, fm.thresholds, fm.taker))
+
+
+def test_flat_fees_are_one_tier_for_the_core():
+    fm = FlatFees(0.004, 0.009, liquidity="maker")
+    assert fm.table.tolist() == [[0.0], [0.004], [0.009]] and not fm.progressive
+    r = fm.rates(np.array([0.0, 5e6]))
+    assert r.rate.tolist() == [0.004, 0.004] and r.taker.tolist() == [0.009, 0.009]
+    assert r.tier.tolist() == [0, 0]

@@ -234,3 +234,21 @@ def test_discrete_actions_hold_and_levels():
     assert i3["weights"] == pytest.approx([0.5, 0.0])
     _, _, _, _, i4 = env.step(19)  # asset 1 to 1.0: limited by the cash (0.5)
     assert i4["weights"] == pytest.approx([0.5, 0.5])
+
+
+def test_buys_without_cash_are_dropped_not_counted():
+    """No cash and nothing sold: a buy scales to 0 USD and is dropped (no fill, no fee, not counted)."""
+    from cappuccino_ray.env.core import CoreParams, execute_orders
+
+    params = CoreParams(1000.0, 0.0, 0.0, 0.0, max_hold_bars=5, window_bars=3)
+    price = np.array([[100.0, 100.0], [50.0, 50.0]])  # (n, B): two accounts, each holding 2 A
+    tradable = np.array([[False, True], [True, True]])  # account 0 cannot sell A on this bar
+    target = np.array([[0.5, 0.5], [0.5, 0.5]])
+    units = np.array([[2.0, 2.0], [0.0, 0.0]])
+    fills = execute_orders(np.zeros(2), units, price, tradable, target, np.array([0.01, 0.01]), params=params)
+    assert fills.n_trades.tolist() == [0, 2] and fills.fees[0] == 0.0 and fills.traded[0] == 0.0
+    assert fills.units[:, 0].tolist() == [2.0, 0.0] and fills.cash[0] == 0.0
+    # Account 1 sells 1 A for 100, keeps 99 after the 1 % fee and buys B with it: 99 / 1.01 USD.
+    assert fills.units[0, 1] == 1.0 and fills.units[1, 1] == pytest.approx(99 / 1.01 / 50, rel=REL)
+    assert fills.cash[1] == pytest.approx(0.0, abs=1e-12)
+    assert fills.fees[1] == pytest.approx(1.0 + 99 / 1.01 * 0.01, rel=REL)

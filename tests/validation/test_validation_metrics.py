@@ -83,8 +83,10 @@ def test_metrics_are_scale_free_and_bounded(rets: list[float], scale: float) -> 
     v = np.cumprod(np.concatenate([[1.0], 1.0 + np.asarray(rets)]))
     a = segment_metrics(v, interval="15m")
     b = segment_metrics(v * scale, interval="15m")
+    # Returns are read back from scaled values: one rounding of a value moves a return by ~1e-16,
+    # a relative 1e-9 of a 1e-7 return, and a Sortino ratio over one such loss moves as much.
     for name in ("total_return", "sharpe", "sortino", "max_drawdown", "annual_volatility"):
-        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-9, abs=1e-9)
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-6, abs=1e-9)
     assert 0.0 <= a.max_drawdown < 1.0
     if a.sharpe != 0.0:
         assert np.sign(a.sharpe) == np.sign(np.mean(rets))
