@@ -33,7 +33,7 @@ def linear_epsilon(step: int, *, initial: float, final: float, steps: int) -> fl
     return initial + frac * (final - initial)
 
 
-class DDQNModule(rl.TorchRLModule, rl.QNetAPI, rl.TargetNetworkAPI, rl.InferenceOnlyAPI):
+class DDQNModule(rl.TrainModeOnce, rl.QNetAPI, rl.TargetNetworkAPI, rl.InferenceOnlyAPI):
     """Q-network module with a target copy and epsilon-greedy exploration.
 
     ``model_config`` keys: ``hidden_size``, ``n_layers``, ``dueling``,

@@ -24,7 +24,7 @@ from cappuccino_ray.documents import WarmStart
 __all__ = ["PPOModule", "build_ppo_config", "load_warm_start"]
 
 
-class PPOModule(rl.TorchRLModule, rl.ValueFunctionAPI):
+class PPOModule(rl.TrainModeOnce, rl.ValueFunctionAPI):
     """Actor-critic module: ``pi`` gives Gaussian inputs ``[mean, log_std]``, ``vf`` the value.
 
     ``model_config`` keys: ``hidden_size``, ``n_layers`` and optionally

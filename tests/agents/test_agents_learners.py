@@ -164,6 +164,38 @@ def test_learner_clips_by_the_global_norm_and_zeroes_nan_gradients(ray_session):
 
 
 @pytest.mark.slow
+def test_lean_gradients_are_rllibs_and_forward_train_sets_train_mode_once(ray_session):
+    algo = _algo("ppo", train_batch_size=128, minibatch_size=64)
+    try:
+        learner = algo.learner_group._learner
+        params = list(learner._params.values())
+
+        def loss() -> dict[str, torch.Tensor]:
+            return {rl.DEFAULT_MODULE_ID: sum((p * p * (k + 1)).sum() for k, p in enumerate(params))}
+
+        for p in params:
+            p.grad = torch.ones_like(p)  # stale gradients: dropped, not added to
+        lean = {pid: g.clone() for pid, g in learner.compute_gradients(loss()).items()}
+        theirs = rl.PPOTorchLearner.compute_gradients(learner, loss())  # RLlib's own
+        assert lean.keys() == theirs.keys() and len(lean) == len(params)
+        for pid, g in lean.items():
+            assert torch.equal(g, theirs[pid])
+        assert learner.compute_gradients({rl.DEFAULT_MODULE_ID: torch.zeros(())}) == {}  # nothing to train
+
+        module = learner.module[rl.DEFAULT_MODULE_ID]
+        obs = torch.zeros(4, int(np.prod(module.observation_space.shape)))
+        module.eval()
+        module.forward_train({rl.OBS: obs})
+        assert all(m.training for m in module.modules())  # back in train mode, every submodule
+        calls = []
+        module.train = lambda mode=True: calls.append(mode)  # type: ignore[method-assign]
+        out = module.forward_train({rl.OBS: obs})
+        assert calls == [] and out[rl.ACTION_DIST_INPUTS].shape[0] == 4
+    finally:
+        algo.stop()
+
+
+@pytest.mark.slow
 def test_a_ppo_iteration_runs_whole_cycles_and_trains_each_batch_for_its_epochs(ray_session):
     algo = _algo("ppo", train_batch_size=128, minibatch_size=64, num_epochs=3)
     try:
