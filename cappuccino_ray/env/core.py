@@ -152,10 +152,10 @@ def execute_orders(
         The accounts' new cash and units, and the fees, traded USD and fills count.
     """
     new_cash = np.array(cash, dtype=np.float64)
-    new_units = np.array(units, dtype=np.float64)
+    new_units = np.array(np.asarray(units, dtype=np.float64).T, order="C")  # account-major for the kernel
     rate = np.ascontiguousarray(rate, dtype=np.float64)
     if forced is None:
-        forced = np.zeros(new_units.shape, dtype=bool)
+        forced = np.zeros(new_units.shape[::-1], dtype=bool)
     out = np.empty((2, len(new_cash)))
     n_trades = np.empty(len(new_cash), dtype=np.int64)
     fill_batch(
@@ -166,12 +166,12 @@ def execute_orders(
         np.ascontiguousarray(np.asarray(target, dtype=np.float64).T),
         rate,
         rate if taker is None else np.ascontiguousarray(taker, dtype=np.float64),
-        np.ascontiguousarray(forced, dtype=bool),
+        np.ascontiguousarray(np.asarray(forced, dtype=bool).T),
         _params_array(params, False),
         out,
         n_trades,
     )
-    return Fills(cash=new_cash, units=new_units, fees=out[0], traded=out[1], n_trades=n_trades)
+    return Fills(cash=new_cash, units=new_units.T, fees=out[0], traded=out[1], n_trades=n_trades)
 
 
 class StepBuffers:
@@ -181,7 +181,7 @@ class StepBuffers:
         out: The :data:`~cappuccino_ray.env.kernel.OUT_FIELDS`, ``(8, B)``; after
             :meth:`MarketCore.advance` its first row is the reward.
         out_int: Fills, fee tier and forced sales, ``(3, B)``.
-        forced: Forced sales, ``(n, B)``.
+        forced: Forced sales, ``(n, B)`` (a view of the kernel's account-major array).
         done: Whether each account marked its episode's last bar, ``(B,)``.
     """
 
@@ -189,7 +189,8 @@ class StepBuffers:
         """Allocate the arrays (contents undefined until a step)."""
         self.out = np.empty((8, n_copies))
         self.out_int = np.empty((3, n_copies), dtype=np.int64)
-        self.forced = np.empty((n_assets, n_copies), dtype=bool)
+        self._forced = np.empty((n_copies, n_assets), dtype=bool)  # account-major for the kernel
+        self.forced = self._forced.T
         self.done = np.empty(n_copies, dtype=bool)
 
 
@@ -239,31 +240,49 @@ class MarketCore:
         n = self.n_assets
         self._acct = np.zeros((4, b))
         self._bars = np.zeros((2, b), dtype=np.int64)
+        self._units = np.zeros((b, n))
+        self._age = np.zeros((b, n), dtype=np.int64)
+        self._weights = np.zeros((b, n))
+        self._bench_units = np.zeros((b, n))
         self._bind_views()
         self.cash[:] = params.initial_cash
         self.value[:] = params.initial_cash
         #: Each account's trailing volume from elsewhere (the fee tier's starting point).
         self.start_volume[:] = params.starting_volume
-        self.units = np.zeros((n, b))
-        self.age = np.zeros((n, b), dtype=np.int64)
-        self.weights = np.zeros((n, b))
         self.ring = np.zeros((params.window_bars, b))
         self.ring_pos = 0
         self.bench_cash = np.full(b, params.initial_cash)
-        self.bench_units = np.zeros((n, b))
 
-    _VIEWS = ("open", "close", "tradable", "cash", "value", "vol_sum", "start_volume", "bar", "end")
+    _VIEWS = (
+        "open",
+        "close",
+        "tradable",
+        "cash",
+        "value",
+        "vol_sum",
+        "start_volume",
+        "bar",
+        "end",
+        "units",
+        "age",
+        "weights",
+        "bench_units",
+    )
 
     def _bind_views(self) -> None:
         """Name the rows of the packed arrays the kernel takes (views: they share memory).
 
-        Prices are kept bar-major for the kernel; ``open``, ``close`` and
-        ``tradable`` are their asset-major ``(n, T)`` views.
+        Prices are kept bar-major and the per-asset state account-major for
+        the kernel (:mod:`cappuccino_ray.env.kernel`); ``open``, ``close``,
+        ``tradable``, ``units``, ``age``, ``weights`` and ``bench_units`` are
+        their asset-major ``(n, T)`` and ``(n, B)`` views.
         """
         self.open, self.close = self._prices[0].T, self._prices[1].T
         self.tradable = self._tradable.T
         self.cash, self.value, self.vol_sum, self.start_volume = self._acct
         self.bar, self.end = self._bars
+        self.units, self.age = self._units.T, self._age.T
+        self.weights, self.bench_units = self._weights.T, self._bench_units.T
 
     def __getstate__(self) -> dict[str, Any]:
         """The state without the views (a pickle would turn them into copies)."""
@@ -337,17 +356,17 @@ class MarketCore:
             self._params,
             self._acct,
             self._bars,
-            self.units,
-            self.weights,
-            self.age,
+            self._units,
+            self._weights,
+            self._age,
             self.ring,
             self.ring_pos,
             self.bench_cash,
-            self.bench_units,
+            self._bench_units,
             target,
             buffers.out,
             buffers.out_int,
-            buffers.forced,
+            buffers._forced,
             buffers.done,
         )
         self.ring_pos = (self.ring_pos + 1) % self.params.window_bars

@@ -6,12 +6,16 @@ which documents the rules. An account's numbers depend on that account alone
 and on the same operations in the same order whatever the batch size, so one
 copy and 1,024 copies give identical results.
 
-Layouts (asset-major, as the core keeps them): ``units``, ``weights``, ``age``
-``(n, B)``; ``acct`` ``(4, B)`` rows cash, value, trailing volume, starting
-volume; ``bars`` ``(2, B)`` rows last marked bar, last bar of the episode; bar-major
-``prices`` ``(2, T, n)`` open and close and ``tradable`` ``(T, n)`` (one
-account's bar is then one cache line, not ``n``); ``fee_table`` ``(3, K)`` rows tier
-thresholds, ordinary rate, taker rate; ``params`` the :data:`PARAM_FIELDS`.
+Layouts: per-asset state account-major, ``units``, ``weights``, ``age``,
+``bench_units``, ``forced`` and ``target`` ``(B, n)`` (one account's assets
+are then adjacent; asset-major rows of a power-of-two ``B`` would fall in the
+same cache sets); ``acct`` ``(4, B)`` rows cash, value, trailing volume,
+starting volume; ``bars`` ``(2, B)`` rows last marked bar, last bar of the
+episode; bar-major ``prices`` ``(2, T, n)`` open and close and ``tradable``
+``(T, n)`` (one account's bar is one cache line); ``fee_table`` ``(3, K)``
+rows tier thresholds, ordinary rate, taker rate; ``params`` the
+:data:`PARAM_FIELDS`. The core exposes the per-asset state asset-major
+``(n, B)``, as transposed views of these arrays.
 """
 
 from __future__ import annotations
@@ -85,19 +89,7 @@ _SOLD, _NOTIONAL, _RATE_PAID, _PROCEEDS, _SELL_FEE = range(5)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _kept(usd: float, delta: float, tgt: float, tradable: bool, forced: bool, params: np.ndarray) -> bool:
-    """Whether an order of ``usd`` (a weight change ``delta`` to ``tgt``) is filled (rule 4's skips)."""
-    if forced:
-        return True
-    min_order = params[_MIN_ORDER]
-    keep = abs(usd) >= min_order if min_order > 0.0 else usd != 0.0
-    if params[_BAND] > 0.0:
-        keep = keep and (abs(delta) >= params[_BAND] or tgt == 0.0)
-    return keep and tradable
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _fill(
+def _fill(  # noqa: C901 (one loop body for the compiler: see the skips below)
     b: int,
     cash: float,
     units: np.ndarray,
@@ -111,41 +103,47 @@ def _fill(
     params: np.ndarray,
     work: np.ndarray,
 ) -> tuple[float, float, float, int]:
-    """Fill account ``b``'s targets at bar ``f``'s open; ``units[:, b]`` is updated in place.
+    """Fill account ``b``'s targets at bar ``f``'s open; ``units[b]`` is updated in place.
 
-    ``price`` and ``tradable`` are bar-major ``(T, n)``; ``target`` is
-    ``(B, n)`` (one account's row, as the action mappings write it);
-    ``forced`` is ``(n, B)``; ``work`` is ``(5, n)`` scratch. Sums over
-    assets run in asset order.
+    ``price`` and ``tradable`` are bar-major ``(T, n)``; ``units``,
+    ``target`` and ``forced`` are ``(B, n)``; ``work`` is ``(5, n)`` scratch.
+    Sums over assets run in asset order.
 
     Returns:
         The new cash, the fees, the traded USD and the number of fills.
     """
-    n = units.shape[0]
+    n = units.shape[1]
     slip = params[_SLIP]
+    min_order = params[_MIN_ORDER]
+    band = params[_BAND]
     held = 0.0
     for i in range(n):
-        held += units[i, b] * price[f, i]
+        held += units[b, i] * price[f, i]
     vopen = cash + held
     cash1 = 0.0
     cost = 0.0
     n_trades = 0
     for i in range(n):
-        w = units[i, b] * price[f, i] / vopen
+        w = units[b, i] * price[f, i] / vopen
         tgt = w if math.isnan(target[b, i]) else target[b, i]
         r = rate
-        if forced[i, b]:
+        if forced[b, i]:
             tgt = 0.0
             r = taker
         work[_RATE_PAID, i] = r
         work[_SOLD, i] = work[_NOTIONAL, i] = work[_PROCEEDS, i] = work[_SELL_FEE, i] = 0.0
         delta = tgt - w
         usd = delta * vopen  # signed order size in USD at the open
-        if not _kept(usd, delta, tgt, tradable[f, i], forced[i, b], params):
+        # Rule 4's skips, written out here: a helper function, even inlined, doubles the step's cost.
+        keep = abs(usd) >= min_order if min_order > 0.0 else usd != 0.0
+        keep = keep and tradable[f, i]
+        if band > 0.0:
+            keep = keep and (abs(delta) >= band or tgt == 0.0)
+        if not (keep or forced[b, i]):
             continue
         n_trades += 1
         if usd < 0.0:  # sells first: down to the target units (exactly 0 for a close)
-            sold = units[i, b] - tgt * vopen / price[f, i]
+            sold = units[b, i] - tgt * vopen / price[f, i]
             proceeds = sold * price[f, i] * (1.0 - slip)
             work[_SOLD, i] = sold
             work[_PROCEEDS, i] = proceeds
@@ -161,7 +159,7 @@ def _fill(
         for i in range(n):
             if work[_NOTIONAL, i] > 0.0:
                 x = work[_NOTIONAL, i] * scale
-                if x < params[_MIN_ORDER] or x == 0.0:  # too small once scaled: dropped
+                if x < min_order or x == 0.0:  # too small once scaled: dropped
                     x = 0.0
                     n_trades -= 1
                 work[_NOTIONAL, i] = x
@@ -172,7 +170,7 @@ def _fill(
         x = work[_NOTIONAL, i]
         fees += x * work[_RATE_PAID, i] + work[_SELL_FEE, i]
         traded += work[_PROCEEDS, i] + x
-        units[i, b] = units[i, b] - work[_SOLD, i] + x / (price[f, i] * (1.0 + slip))
+        units[b, i] = units[b, i] - work[_SOLD, i] + x / (price[f, i] * (1.0 + slip))
     return max(cash1 - cost, 0.0), fees, traded, n_trades
 
 
@@ -190,12 +188,12 @@ def fill_batch(
     out: np.ndarray,
     n_trades: np.ndarray,
 ) -> None:
-    """:func:`_fill` for every account; ``price``/``tradable`` hold one bar per account, ``(B, n)``.
+    """:func:`_fill` for every account; ``price``/``tradable`` hold one bar per account (``B`` rows).
 
     ``cash`` and ``units`` are updated in place; ``out`` ``(2, B)`` receives
     the fees and the traded USD, ``n_trades`` ``(B,)`` the fills.
     """
-    work = np.empty((5, units.shape[0]))
+    work = np.empty((5, units.shape[1]))
     for b in range(cash.shape[0]):
         cash[b], out[0, b], out[1, b], n_trades[b] = _fill(
             b, cash[b], units, price, tradable, b, target, rate[b], taker[b], forced, params, work
@@ -231,12 +229,11 @@ def step_accounts(
 
     Writes the :data:`OUT_FIELDS` to ``out`` ``(8, B)`` (the benchmark
     marked at the new bar's close from ``bench_cash`` ``(B,)`` and
-    ``bench_units`` ``(n, B)``), the fills, the fee tier and the number of
-    forced sales to ``out_int`` ``(3, B)``, the forced sales to ``forced``
-    ``(n, B)`` and whether each account marked its episode's last bar to
-    ``done`` ``(B,)``.
+    ``bench_units``), the fills, the fee tier and the number of forced sales
+    to ``out_int`` ``(3, B)``, the forced sales to ``forced``, and whether
+    each account marked its episode's last bar to ``done`` ``(B,)``.
     """
-    n, n_copies = units.shape
+    n_copies, n = units.shape
     last = prices.shape[1] - 1
     open_ = prices[0]
     close = prices[1]
@@ -249,8 +246,8 @@ def step_accounts(
         rate, taker, tier = fee_rates(fee_table, progressive, volume)
         n_forced = 0
         for i in range(n):
-            forced[i, b] = age[i, b] >= max_hold and tradable[f, i] and units[i, b] > 0.0
-            n_forced += forced[i, b]
+            forced[b, i] = age[b, i] >= max_hold and tradable[f, i] and units[b, i] > 0.0
+            n_forced += forced[b, i]
         cash, fees, traded, n_trades = _fill(
             b, acct[0, b], units, open_, tradable, f, target, rate, taker, forced, params, work
         )
@@ -260,13 +257,13 @@ def step_accounts(
         held = 0.0
         bench = 0.0
         for i in range(n):
-            bench += bench_units[i, b] * close[f, i]
-            age[i, b] = age[i, b] + 1 if units[i, b] > 0.0 else 0
-            weights[i, b] = units[i, b] * close[f, i]
-            held += weights[i, b]
+            bench += bench_units[b, i] * close[f, i]
+            age[b, i] = age[b, i] + 1 if units[b, i] > 0.0 else 0
+            weights[b, i] = units[b, i] * close[f, i]
+            held += weights[b, i]
         value = cash + held
         for i in range(n):
-            weights[i, b] /= value
+            weights[b, i] /= value
         growth = value / acct[1, b]
         acct[0, b] = cash
         acct[1, b] = value
@@ -301,7 +298,7 @@ def observe(
     weight and ``min(age / max_hold, 1)``: the layout of
     :mod:`cappuccino_ray.env.spaces`.
     """
-    n = weights.shape[0]
+    n = weights.shape[1]
     width = table.shape[1]
     inv = 1.0 / max_hold
     for b in range(out.shape[0]):
@@ -309,8 +306,8 @@ def observe(
         for j in range(width):
             out[b, j] = table[row, j]
         for i in range(n):
-            out[b, i * per] = weights[i, b]
-            out[b, i * per + 1] = min(age[i, b] * inv, 1.0)
+            out[b, i * per] = weights[b, i]
+            out[b, i * per + 1] = min(age[b, i] * inv, 1.0)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -274,7 +274,7 @@ class Observer:
     def observe(
         self, bar: np.ndarray, weights: np.ndarray, age: np.ndarray, max_hold_bars: int
     ) -> np.ndarray:
-        """:meth:`build` from a core's own state: raw ages in bars, the fraction taken here.
+        """:meth:`build` from a core's own state (``(n, B)`` weights, raw ages in bars).
 
         With the table this is one compiled pass over the accounts (the
         environments' step); without it, :meth:`build`.
@@ -283,5 +283,6 @@ class Observer:
             frac = age * (1.0 / max_hold_bars)
             return self.build(bar, weights, np.minimum(frac, 1.0, out=frac))
         out = np.empty((len(bar), self.table.shape[1]), dtype=np.float32)
-        observe(self.table, bar, weights, age, float(max_hold_bars), self.per_asset, out)
+        # The kernel reads account-major arrays: a core's asset-major views transpose back to its own.
+        observe(self.table, bar, weights.T, age.T, float(max_hold_bars), self.per_asset, out)
         return out

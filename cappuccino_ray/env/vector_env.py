@@ -131,8 +131,8 @@ class CryptoTradingVectorEnv(VectorEnv):
         info = _batch_info(info_columns(core.result(buf), buf.out[7])) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
         # Copies reset this step stepped a finished episode: their results, forced sales too, are void.
-        forced = buf.forced
-        self._forced_total += int(np.count_nonzero(forced)) - int(np.count_nonzero(forced[:, rows]))
+        n_forced = buf.out_int[2]  # forced sales per copy, counted by the kernel
+        self._forced_total += int(n_forced.sum()) - int(n_forced[rows].sum())
         if len(rows):
             self._reset_rows(rows)
             reward[rows] = 0.0
