@@ -23,6 +23,7 @@ def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
     cfg = {**small_config, "settings": {**small_config["settings"], **settings}}
     n = 4
     venv = CryptoTradingVectorEnv(num_envs=n, env_config=cfg)
+    forced_singles = 0
     singles = [CryptoTradingEnv(cfg) for _ in range(n)]
     obs, vinfo = venv.reset(seed=10)
     for i, env in enumerate(singles):
@@ -44,6 +45,7 @@ def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
                 n_resets += 1
             else:
                 o, r, te, tr, si = env.step(acts[i])
+                forced_singles += si["forced_sales"]
             assert np.array_equal(obs[i], o)
             assert rew[i] == r and term[i] == te and trunc[i] == tr
             assert set(si) == {k for k in info if not k.startswith("_")}
@@ -53,6 +55,31 @@ def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
                 assert isinstance(value, want) and not isinstance(value, np.generic), key
         ended = term | trunc
     assert n_resets >= n
+    assert venv.forced_sales_total == forced_singles  # real steps only, not the autoreset ones
+
+
+def test_forced_sales_total_counts_real_steps_only(small_config):
+    """Held positions are force-sold; the total counts each copy's real steps, not its autoresets."""
+    # 1h bars and a 1-day limit: a position held from an episode's start is force-sold at its 25th bar.
+    cfg = {**small_config, "settings": {**small_config["settings"], "episode_bars": 40}}
+    n = 3
+    venv = CryptoTradingVectorEnv(num_envs=n, env_config=cfg)
+    singles = [CryptoTradingEnv(cfg) for _ in range(n)]
+    venv.reset(seed=4)
+    for i, env in enumerate(singles):
+        env.reset(seed=4 + i)
+    acts = np.full((n, 7), 0.1, dtype=np.float32)  # hold everything: positions age until forced out
+    ended = np.zeros(n, dtype=bool)
+    total = 0
+    for _ in range(100):
+        *_, term, trunc, _ = venv.step(acts)
+        for i, env in enumerate(singles):
+            if ended[i]:
+                env.reset()
+            else:
+                total += env.step(acts[i])[4]["forced_sales"]
+        ended = term | trunc
+    assert venv.forced_sales_total == total > 0
 
 
 def test_make_vec_uses_the_vector_entry_point(small_config):
