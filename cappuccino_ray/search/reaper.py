@@ -8,10 +8,13 @@ ports and memory. So a job that starts its own local Ray also starts this
 watchdog, in a session of its own (a SIGKILL of the job's process group leaves
 it running). It records the job's Ray processes (descendants whose command line
 names Ray) every half second. Once the job is gone it gives them a second to
-end by themselves, then kills those still alive; a process is identified by PID
-*and* start time, so a PID the system has given to another program since is
-never hit. A job that ends normally has shut its Ray down, so there is nothing
-left to kill, and the watchdog exits with it.
+end by themselves, then kills those still alive and still named like Ray; a
+process is identified by PID *and* start time, so a PID the system has given
+to another program since is never hit, and its command line is read again
+before the kill, so a child listed between its fork and its exec (when it
+still shows the job's command line) is spared. A job that ends normally has
+shut its Ray down, so there is nothing left to kill, and the watchdog exits
+with it.
 
 It reads ``/proc``, so it runs on Linux only; elsewhere it is not started.
 """
@@ -25,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ray_descendants", "start_time", "start_watchdog", "watch"]
+__all__ = ["kill_left", "ray_descendants", "start_time", "start_watchdog", "watch"]
 
 _PROC = Path("/proc")
 
@@ -96,9 +99,23 @@ def watch(job: int, job_start: int, *, period_s: float = 0.5, grace_s: float = 1
     while left and time.monotonic() < deadline:
         time.sleep(0.1)
         left = {pid: start for pid, start in left.items() if start_time(pid) == start}
+    return kill_left(left)
+
+
+def kill_left(left: dict[int, int]) -> int:
+    """SIGKILL each ``PID -> start time`` that is still that process and still names Ray.
+
+    A child listed between its fork and its exec shows its parent's command
+    line, and the job's names Ray (``cappuccino-ray run``), so a child the
+    job started for something else can be listed by mistake; its own command
+    line, read again here, spares it.
+
+    Returns:
+        How many processes were killed.
+    """
     killed = 0
     for pid, start in left.items():
-        if start_time(pid) == start:
+        if start_time(pid) == start and _names_ray(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed += 1

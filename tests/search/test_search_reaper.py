@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from cappuccino_ray.search.reaper import ray_descendants, start_time
+from cappuccino_ray.search.reaper import kill_left, ray_descendants, start_time
 from tests.python_run import child_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the watchdog reads /proc")
@@ -68,3 +69,27 @@ def test_a_job_that_ends_normally_takes_its_watchdog_with_it() -> None:
     code = "from cappuccino_ray.search.reaper import start_watchdog; print(start_watchdog().pid)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env())
     assert _wait_gone(int(out.stdout), 5.0)
+
+
+def test_only_processes_still_named_like_ray_are_killed() -> None:
+    """A process listed while it showed a Ray-named command line, but not named so now, is spared."""
+    sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+    ray_like = subprocess.Popen([*sleep, "ray::IDLE"])
+    other = subprocess.Popen([*sleep, "a user's own program"])
+    try:
+        for proc in (ray_like, other):  # wait for the exec: until then the command line is this test's
+            deadline = time.monotonic() + 5.0
+            while (
+                time.monotonic() < deadline
+                and b"time.sleep" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+            ):
+                time.sleep(0.01)
+        listed = {p.pid: start_time(p.pid) for p in (ray_like, other)}  # as if both had been listed
+        assert kill_left(listed) == 1
+        assert _wait_gone(ray_like.pid, 5.0) and _alive(other.pid)
+        assert kill_left({other.pid: start_time(other.pid) + 1}) == 0  # another start time: another process
+        assert _alive(other.pid)
+    finally:
+        for proc in (ray_like, other):
+            proc.kill()
+            proc.wait()
