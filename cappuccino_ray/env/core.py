@@ -29,7 +29,8 @@ The single Gymnasium env is ``B = 1`` of this class, the vector env is
 ``B = num_envs``. The rules above run as compiled loops, one account and one
 asset at a time (:mod:`cappuccino_ray.env.kernel`): an account's numbers come
 from the same operations in the same order whatever ``B`` is, so both give
-identical results. Arrays are asset-major, ``(n_assets, B)``.
+identical results. The per-asset state is shown asset-major, ``(n_assets, B)``
+(views of the account-major arrays the kernel keeps).
 """
 
 from __future__ import annotations
