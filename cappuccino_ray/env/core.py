@@ -182,7 +182,6 @@ class StepBuffers:
         out: The :data:`~cappuccino_ray.env.kernel.OUT_FIELDS`, ``(8, B)``; after
             :meth:`MarketCore.advance` its first row is the reward.
         out_int: Fills, fee tier and forced sales, ``(3, B)``.
-        forced: Forced sales, ``(n, B)`` (a view of the kernel's account-major array).
         done: Whether each account marked its episode's last bar, ``(B,)``.
     """
 
@@ -191,8 +190,12 @@ class StepBuffers:
         self.out = np.empty((8, n_copies))
         self.out_int = np.empty((3, n_copies), dtype=np.int64)
         self._forced = np.empty((n_copies, n_assets), dtype=bool)  # account-major for the kernel
-        self.forced = self._forced.T
         self.done = np.empty(n_copies, dtype=bool)
+
+    @property
+    def forced(self) -> np.ndarray:
+        """Forced sales, ``(n, B)``: a view of the kernel's account-major array (a view survives pickling)."""
+        return self._forced.T
 
 
 class MarketCore:
