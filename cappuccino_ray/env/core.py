@@ -44,7 +44,7 @@ from cappuccino_ray.env.fees import FeeModel
 from cappuccino_ray.env.kernel import fill_batch, step_accounts
 from cappuccino_ray.errors import ConfigError
 
-__all__ = ["CoreParams", "Fills", "MarketCore", "StepBuffers", "StepResult", "execute_orders", "sum_assets"]
+__all__ = ["CoreParams", "Fills", "MarketCore", "StepBuffers", "StepResult", "execute_orders"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,9 @@ class Fills:
 class StepResult:
     """Per-account outcome of one step: ``(B,)`` arrays, per-asset ones ``(n, B)``.
 
-    Info-only figures derived from the state (the benchmark's value, the number
-    of forced sales) are not here: the env computes them when it reports them.
+    ``benchmark`` is the buy-and-hold benchmark marked at the same close (the
+    initial cash where the core does not track it); ``n_forced`` counts
+    ``forced``'s sales per account.
     """
 
     reward: np.ndarray
@@ -104,21 +105,13 @@ class StepResult:
     volume_30d: np.ndarray
     bar: np.ndarray
     done: np.ndarray
-
-
-def sum_assets(a: np.ndarray) -> np.ndarray:
-    """Sum ``(n, B)`` over assets, adding rows in order (the kernel's order, for any ``B``)."""
-    out = a[0].copy()
-    for row in a[1:]:
-        out += row
-    return out
+    benchmark: np.ndarray
+    n_forced: np.ndarray
 
 
 def _params_array(p: CoreParams, progressive: bool) -> np.ndarray:
     """The kernel's ``params`` array (:data:`~cappuccino_ray.env.kernel.PARAM_FIELDS` order)."""
-    return np.array(
-        [p.slippage, p.min_order_usd, p.no_trade_band, p.max_hold_bars, p.reward_scale, float(progressive)]
-    )
+    return np.array([p.slippage, p.min_order_usd, p.no_trade_band, p.max_hold_bars, float(progressive)])
 
 
 def execute_orders(
@@ -155,8 +148,7 @@ def execute_orders(
     new_cash = np.array(cash, dtype=np.float64)
     new_units = np.array(np.asarray(units, dtype=np.float64).T, order="C")  # account-major for the kernel
     rate = np.ascontiguousarray(rate, dtype=np.float64)
-    if forced is None:
-        forced = np.zeros(new_units.shape[::-1], dtype=bool)
+    by_account = np.zeros(new_units.shape, dtype=bool) if forced is None else np.asarray(forced, dtype=bool).T
     out = np.empty((2, len(new_cash)))
     n_trades = np.empty(len(new_cash), dtype=np.int64)
     fill_batch(
@@ -167,7 +159,7 @@ def execute_orders(
         np.ascontiguousarray(np.asarray(target, dtype=np.float64).T),
         rate,
         rate if taker is None else np.ascontiguousarray(taker, dtype=np.float64),
-        np.ascontiguousarray(np.asarray(forced, dtype=bool).T),
+        np.ascontiguousarray(by_account),
         _params_array(params, False),
         out,
         n_trades,
@@ -212,7 +204,7 @@ class MarketCore:
         fee_model: Rates from trailing volume.
         params: Core parameters.
         n_copies: Number of accounts ``B``.
-        benchmark: Whether to track the buy-and-hold benchmark (for :meth:`benchmark_value`).
+        benchmark: Whether to track the buy-and-hold benchmark (``StepResult.benchmark``).
     """
 
     def __init__(
@@ -411,18 +403,9 @@ class MarketCore:
             volume_30d=out[6],
             bar=self.bar.copy(),
             done=buffers.done,
+            benchmark=out[7],
+            n_forced=out_int[2],
         )
-
-    def benchmark_value(self) -> np.ndarray:
-        """The buy-and-hold benchmark of each account marked at its last marked bar's close, ``(B,)``.
-
-        Raises:
-            ConfigError: If the core was built without the benchmark.
-        """
-        if not self.benchmark:
-            raise ConfigError("this core does not track the benchmark; build it with benchmark=True")
-        close = self._prices[1][self.bar].T  # rows of the bar-major prices: one gather per account
-        return self.bench_cash + sum_assets(self.bench_units * close)
 
     def age_fraction(self) -> np.ndarray:
         """Each position's age as a fraction of the holding limit, clipped to [0, 1], ``(n, B)``."""

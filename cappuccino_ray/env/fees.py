@@ -136,10 +136,6 @@ class TieredFees(_TableFees):
         self.table = np.ascontiguousarray(np.stack([self.thresholds, rate, self.taker]))
         self.progressive = mode == "progressive"
 
-    def tier(self, volume_30d: np.ndarray) -> np.ndarray:
-        """Index of the tier each volume falls in."""
-        return self.rates(volume_30d).tier
-
 
 def build_fee_model(settings: EnvSettings) -> FeeModel:
     """The fee model the settings describe (the tier table is the settings' own ``fee_schedule``)."""

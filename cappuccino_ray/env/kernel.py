@@ -37,8 +37,8 @@ __all__ = [
 ]
 
 #: The order of the numbers in the ``params`` array.
-PARAM_FIELDS = ("slippage", "min_order_usd", "no_trade_band", "max_hold_bars", "reward_scale", "progressive")
-_SLIP, _MIN_ORDER, _BAND, _MAX_HOLD, _SCALE, _PROGRESSIVE = range(6)
+PARAM_FIELDS = ("slippage", "min_order_usd", "no_trade_band", "max_hold_bars", "progressive")
+_SLIP, _MIN_ORDER, _BAND, _MAX_HOLD, _PROGRESSIVE = range(5)
 
 #: The rows of the float outcome array ``out`` of :func:`step_accounts`.
 OUT_FIELDS = ("growth", "value", "cash", "fees", "traded", "rate", "volume_30d", "benchmark")
@@ -49,9 +49,10 @@ _GROWTH, _VALUE, _CASH, _FEES, _TRADED, _RATE, _VOLUME, _BENCH = range(8)
 def fee_rates(fee_table: np.ndarray, progressive: bool, volume: float) -> tuple[float, float, int]:
     """The ordinary rate, the taker rate and the tier index in force at ``volume``.
 
-    The tier is the last threshold ``<= volume`` (``searchsorted(side="right") - 1``).
-    Progressive rates interpolate to the next tier's as ``np.interp`` does;
-    above the last threshold they are the last tier's.
+    The tier is the last threshold ``<= volume`` (``searchsorted(side="right") - 1``;
+    the first threshold is 0 and volumes are never negative). Progressive
+    rates interpolate to the next tier's as ``np.interp`` does; above the last
+    threshold they are the last tier's.
     """
     k = fee_table.shape[1]
     tier = 0
@@ -59,14 +60,11 @@ def fee_rates(fee_table: np.ndarray, progressive: bool, volume: float) -> tuple[
         tier += 1
     rate = fee_table[1, tier]
     taker = fee_table[2, tier]
-    if progressive and k > 1:
-        if volume < fee_table[0, 0]:
-            return fee_table[1, 0], fee_table[2, 0], tier
-        if tier + 1 < k:
-            x0 = fee_table[0, tier]
-            span = fee_table[0, tier + 1] - x0
-            rate = (fee_table[1, tier + 1] - rate) / span * (volume - x0) + rate
-            taker = (fee_table[2, tier + 1] - taker) / span * (volume - x0) + taker
+    if progressive and tier + 1 < k:
+        x0 = fee_table[0, tier]
+        span = fee_table[0, tier + 1] - x0
+        rate = (fee_table[1, tier + 1] - rate) / span * (volume - x0) + rate
+        taker = (fee_table[2, tier + 1] - taker) / span * (volume - x0) + taker
     return rate, taker, tier
 
 

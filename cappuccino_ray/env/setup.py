@@ -33,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cappuccino_ray.config._loader import from_mapping
 from cappuccino_ray.config.env import EnvSettings
 from cappuccino_ray.data.market import MarketData
-from cappuccino_ray.env.core import CoreParams
+from cappuccino_ray.env.core import CoreParams, MarketCore
 from cappuccino_ray.env.fees import FeeModel, build_fee_model
 from cappuccino_ray.env.kernel import observe
 from cappuccino_ray.errors import ConfigError
@@ -271,18 +271,17 @@ class Observer:
         out[:, 1::per] = age_fraction.T
         return out
 
-    def observe(
-        self, bar: np.ndarray, weights: np.ndarray, age: np.ndarray, max_hold_bars: int
-    ) -> np.ndarray:
-        """:meth:`build` from a core's own state (``(n, B)`` weights, raw ages in bars).
+    def observe(self, core: MarketCore) -> np.ndarray:
+        """:meth:`build` of every account of ``core`` at its last marked bar.
 
         With the table this is one compiled pass over the accounts (the
-        environments' step); without it, :meth:`build`.
+        environments' step); without it, :meth:`build` of the core's weights
+        and ``age_fraction()``.
         """
         if self.table is None:
-            frac = age * (1.0 / max_hold_bars)
-            return self.build(bar, weights, np.minimum(frac, 1.0, out=frac))
-        out = np.empty((len(bar), self.table.shape[1]), dtype=np.float32)
-        # The kernel reads account-major arrays: a core's asset-major views transpose back to its own.
-        observe(self.table, bar, weights.T, age.T, float(max_hold_bars), self.per_asset, out)
+            return self.build(core.bar, core.weights, core.age_fraction())
+        out = np.empty((core.n_copies, self.table.shape[1]), dtype=np.float32)
+        # The kernel reads account-major arrays: the core's asset-major views transpose back to its own.
+        max_hold = float(core.params.max_hold_bars)
+        observe(self.table, core.bar, core.weights.T, core.age.T, max_hold, self.per_asset, out)
         return out

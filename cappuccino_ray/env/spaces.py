@@ -66,16 +66,17 @@ def action_space(n_assets: int, mode: str, levels: int) -> spaces.Space:
     raise ConfigError(f"action_mode {mode!r} is unknown; use 'continuous' or 'discrete'")
 
 
-def continuous_to_weights(actions: np.ndarray) -> np.ndarray:
+def continuous_to_weights(actions: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Map a batch of Box actions ``(B, n)`` to target weights ``(B, n)``.
 
     ``w = clip(a, 0, 1) / max(1, sum(clip(a, 0, 1)))``; ``NaN`` actions count as 0.
+    ``out``: a C-contiguous float64 ``(B, n)`` array to write them to (default: a new one).
     """
     a = np.asarray(actions)
     if a.dtype != np.float32:
         a = a.astype(np.float64)
     a = np.ascontiguousarray(a)
-    w = np.empty(a.shape)
+    w = np.empty(a.shape) if out is None else out
     continuous_weights(a, w)
     return w
 

@@ -16,10 +16,10 @@ import gymnasium as gym
 import numpy as np
 
 from cappuccino_ray.env.core import MarketCore, StepBuffers, StepResult
-from cappuccino_ray.env.kernel import continuous_weights
 from cappuccino_ray.env.setup import EnvSetup, Observer, build_setup
 from cappuccino_ray.env.spaces import (
     action_space,
+    continuous_to_weights,
     discrete_to_weights,
     observation_bounds,
 )
@@ -35,7 +35,7 @@ def merge_config(env_config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
     return merged
 
 
-def info_columns(res: StepResult, benchmark: np.ndarray) -> dict[str, np.ndarray]:
+def info_columns(res: StepResult) -> dict[str, np.ndarray]:
     """Every info key (the README's "Info keys") as an array over accounts.
 
     The one table of info keys: the single env reports one account's entries,
@@ -44,17 +44,16 @@ def info_columns(res: StepResult, benchmark: np.ndarray) -> dict[str, np.ndarray
 
     Args:
         res: A step's outcome, or :func:`reset_result` right after a reset.
-        benchmark: The benchmark's value of each account.
     """
     return {
         "portfolio_value": res.value,
-        "benchmark_value": benchmark,
+        "benchmark_value": res.benchmark,
         "cash": res.cash,
         "weights": res.weights,
         "fees": res.fees,
         "traded_value": res.traded,
         "n_trades": res.n_trades,
-        "forced_sales": np.add.reduce(res.forced, axis=0, dtype=np.int64),
+        "forced_sales": res.n_forced,
         "forced_assets": res.forced,
         "fee_tier": res.tier,
         "fee_rate": res.rate,
@@ -64,7 +63,10 @@ def info_columns(res: StepResult, benchmark: np.ndarray) -> dict[str, np.ndarray
 
 
 def reset_result(core: MarketCore, rows: np.ndarray) -> StepResult:
-    """What accounts ``rows`` report right after a reset: all cash, nothing traded, the entry rate."""
+    """What accounts ``rows`` report right after a reset: all cash, nothing traded, the entry rate.
+
+    The benchmark has not been marked yet: it reports the portfolio's value.
+    """
     n, k = core.n_assets, len(rows)
     vol = core.volume_30d()[rows]
     rates = core.fee_model.rates(vol)
@@ -83,15 +85,18 @@ def reset_result(core: MarketCore, rows: np.ndarray) -> StepResult:
         volume_30d=vol,
         bar=core.bar[rows],
         done=np.zeros(k, dtype=bool),
+        benchmark=core.value[rows],
+        n_forced=np.zeros(k, dtype=np.int64),
     )
 
 
 def step_info(core: MarketCore, buffers: StepBuffers) -> dict[str, Any]:
     """A one-account core's info dict straight from its step's buffers.
 
-    The same entries as ``row_info(info_columns(core.result(buffers), buffers.out[7]), 0)``
-    (a test keeps them equal), read with two ``tolist`` calls instead of one
-    array access per key: the single env's step with the info on.
+    The same entries as ``row_info(info_columns(core.result(buffers)), 0)``
+    (a test keeps them equal to the vector env's), read with two ``tolist``
+    calls instead of one array access per key and without the result's
+    copies: the single env's step with the info on, which evaluation takes.
     """
     value, cash, fees, traded, rate, volume, bench = buffers.out[1:, 0].tolist()
     n_trades, tier, n_forced = buffers.out_int[:, 0].tolist()
@@ -160,15 +165,10 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
             action = np.asarray(action).reshape(1)
             self._target[:] = discrete_to_weights(action, self.n_assets, s.discrete_levels)
             return self._target
-        a = np.asarray(action)
-        if a.dtype != np.float32:
-            a = a.astype(np.float64)
-        continuous_weights(a.reshape(1, self.n_assets), self._target)
-        return self._target
+        return continuous_to_weights(np.reshape(action, (1, self.n_assets)), out=self._target)
 
     def _obs(self) -> np.ndarray:
-        c = self._core
-        return self._observer.observe(c.bar, c.weights, c.age, self.setup.params.max_hold_bars)[0]
+        return self._observer.observe(self._core)[0]
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -182,7 +182,7 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
         if not self.setup.info:
             return self._obs(), {}
         res = reset_result(self._core, self._rows)
-        return self._obs(), row_info(info_columns(res, res.value), 0)
+        return self._obs(), row_info(info_columns(res), 0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Fill the action's orders at the next bar's open and mark at its close."""

@@ -99,8 +99,7 @@ class CryptoTradingVectorEnv(VectorEnv):
         self._core.reset_copies(rows, starts, ends, volume)
 
     def _observe(self) -> np.ndarray:
-        c = self._core
-        return self._observer.observe(c.bar, c.weights, c.age, self.setup.params.max_hold_bars)
+        return self._observer.observe(self._core)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -119,7 +118,7 @@ class CryptoTradingVectorEnv(VectorEnv):
         if not self.setup.info:
             return self._observe(), {}
         res = reset_result(self._core, self._all)
-        return self._observe(), _batch_info(info_columns(res, res.value))
+        return self._observe(), _batch_info(info_columns(res))
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every copy; copies whose episode ended last step are reset instead."""
@@ -128,7 +127,7 @@ class CryptoTradingVectorEnv(VectorEnv):
         core.advance(self.targets(actions), buf)
         reward = buf.out[0]
         truncated = buf.done
-        info = _batch_info(info_columns(core.result(buf), buf.out[7])) if self.setup.info else {}
+        info = _batch_info(info_columns(core.result(buf))) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
         # Copies reset this step stepped a finished episode: their results, forced sales too, are void.
         n_forced = buf.out_int[2]  # forced sales per copy, counted by the kernel
@@ -139,7 +138,7 @@ class CryptoTradingVectorEnv(VectorEnv):
             truncated[rows] = False
             if info:
                 fresh = reset_result(core, rows)
-                for key, a in info_columns(fresh, fresh.value).items():
+                for key, a in info_columns(fresh).items():
                     info[key][rows] = a.T if a.ndim == 2 else a
         self._autoreset = truncated
         terminated = np.zeros(self.num_envs, dtype=bool)

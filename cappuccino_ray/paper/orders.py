@@ -106,7 +106,7 @@ class CoreRouter:
         return Execution(
             account=_export(core),
             result=res,
-            benchmark=float(core.benchmark_value()[0]),
+            benchmark=float(res.benchmark[0]),
             fills=fills,
             age_fraction=core.age_fraction()[:, 0].copy(),
         )

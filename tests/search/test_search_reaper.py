@@ -85,10 +85,10 @@ def test_only_processes_still_named_like_ray_are_killed() -> None:
             ):
                 time.sleep(0.01)
         listed = {p.pid: start_time(p.pid) for p in (ray_like, other)}  # as if both had been listed
+        assert kill_left({ray_like.pid: listed[ray_like.pid] + 1}) == 0  # another start time: another process
+        assert _alive(ray_like.pid)
         assert kill_left(listed) == 1
         assert _wait_gone(ray_like.pid, 5.0) and _alive(other.pid)
-        assert kill_left({other.pid: start_time(other.pid) + 1}) == 0  # another start time: another process
-        assert _alive(other.pid)
     finally:
         for proc in (ray_like, other):
             proc.kill()
