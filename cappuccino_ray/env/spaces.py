@@ -72,10 +72,11 @@ def continuous_to_weights(actions: np.ndarray, out: np.ndarray | None = None) ->
     ``w = clip(a, 0, 1) / max(1, sum(clip(a, 0, 1)))``; ``NaN`` actions count as 0.
     ``out``: a C-contiguous float64 ``(B, n)`` array to write them to (default: a new one).
     """
-    a = np.asarray(actions)
-    if a.dtype != np.float32:
+    a = actions if isinstance(actions, np.ndarray) else np.asarray(actions)
+    if a.dtype != np.float32 and a.dtype != np.float64:  # the two the compiled mapping takes
         a = a.astype(np.float64)
-    a = np.ascontiguousarray(a)
+    if not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
     w = np.empty(a.shape) if out is None else out
     continuous_weights(a, w)
     return w

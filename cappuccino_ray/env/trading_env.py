@@ -165,7 +165,8 @@ class CryptoTradingEnv(gym.Env[np.ndarray, Any]):
             action = np.asarray(action).reshape(1)
             self._target[:] = discrete_to_weights(action, self.n_assets, s.discrete_levels)
             return self._target
-        return continuous_to_weights(np.reshape(action, (1, self.n_assets)), out=self._target)
+        a = action if isinstance(action, np.ndarray) else np.asarray(action)
+        return continuous_to_weights(a.reshape(1, self.n_assets), out=self._target)
 
     def _obs(self) -> np.ndarray:
         return self._observer.observe(self._core)[0]
