@@ -36,29 +36,48 @@ _FLAT_TO_RLLIB = {
 }
 
 
+def _one_step_transitions(rollout: Rollout) -> Iterator[dict[str, np.ndarray]]:
+    """One-step transitions of every piece in one gather, in :func:`segments`' order (nothing if none).
+
+    A valid step belongs to the piece that ends at the copy's first episode
+    end at or after it (or to the copy's running piece). Sorting the valid
+    steps by (that piece's :func:`segments` key, copy, step) lists the pieces
+    in :func:`segments`' order and each piece's steps in time order, without
+    a Python loop over the copies.
+    """
+    valid = rollout.valid
+    t_len = valid.shape[0]
+    done = (rollout.terminateds | rollout.truncateds) & valid
+    end_at = np.where(done, np.arange(t_len)[:, None], t_len)
+    next_end = np.minimum.accumulate(end_at[::-1], axis=0)[::-1]
+    # segments' key: a finished piece's stop (its end + 1); a running piece sorts after all of them.
+    key = np.where(next_end < t_len, next_end + 1, t_len + 1)
+    t_idx, c_idx = np.nonzero(valid)
+    if len(t_idx) == 0:
+        return
+    order = np.lexsort((t_idx, c_idx, key[t_idx, c_idx]))
+    t_idx, c_idx = t_idx[order], c_idx[order]
+    yield {
+        "obs": rollout.obs[t_idx, c_idx],
+        "next_obs": rollout.obs[t_idx + 1, c_idx],
+        "actions": rollout.actions[t_idx, c_idx],
+        "rewards": rollout.rewards[t_idx, c_idx].astype(np.float32),
+        "terminateds": rollout.terminateds[t_idx, c_idx] & done[t_idx, c_idx],
+        "n_step": np.ones(len(t_idx), dtype=np.float32),
+    }
+
+
 def rollout_transitions(rollout: Rollout, *, n_step: int, gamma: float) -> Iterator[dict[str, np.ndarray]]:
-    """N-step transitions of every episode piece of a :class:`Rollout` (one chunk per piece).
+    """N-step transitions of every episode piece of a :class:`Rollout`, in :func:`segments`' order.
 
     The same transitions as RLlib's runner's episode chunks give
-    (:func:`~cappuccino_ray.agents.replay.nstep_transitions` of each chunk).
+    (:func:`~cappuccino_ray.agents.replay.nstep_transitions` of each chunk):
+    one chunk per piece, or for ``n_step == 1`` one chunk of all of them.
     """
-    pieces = segments(rollout)
-    if n_step == 1 and pieces:
-        # One-step transitions of every piece in one gather (the same values, in the same order).
-        t_idx = np.concatenate([np.arange(p.start, p.stop) for p in pieces])
-        c_idx = np.concatenate([np.full(p.stop - p.start, p.copy) for p in pieces])
-        last = np.zeros(len(t_idx), dtype=bool)
-        last[np.cumsum([p.stop - p.start for p in pieces]) - 1] = [p.terminated for p in pieces]
-        yield {
-            "obs": rollout.obs[t_idx, c_idx],
-            "next_obs": rollout.obs[t_idx + 1, c_idx],
-            "actions": rollout.actions[t_idx, c_idx],
-            "rewards": rollout.rewards[t_idx, c_idx].astype(np.float32),
-            "terminateds": last,
-            "n_step": np.ones(len(t_idx), dtype=np.float32),
-        }
+    if n_step == 1:
+        yield from _one_step_transitions(rollout)
         return
-    for seg in pieces:
+    for seg in segments(rollout):
         s, e, c = seg.start, seg.stop, seg.copy
         yield nstep_transitions(
             rollout.obs[s : e + 1, c],

@@ -22,7 +22,7 @@ from ray.rllib.algorithms.dqn.dqn_learner import QF_LOSS_KEY, QF_MEAN_KEY
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
-from ray.rllib.core import ALL_MODULES, DEFAULT_MODULE_ID
+from ray.rllib.core import ALL_MODULES, DEFAULT_AGENT_ID, DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
@@ -38,8 +38,13 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
+    EPISODE_DURATION_SEC_MEAN,
+    EPISODE_LEN_MAX,
     EPISODE_LEN_MEAN,
+    EPISODE_LEN_MIN,
+    EPISODE_RETURN_MAX,
     EPISODE_RETURN_MEAN,
+    EPISODE_RETURN_MIN,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     MODULE_TRAIN_BATCH_SIZE_MEAN,
@@ -79,6 +84,7 @@ __all__ = [
     "ENV_RUNNER_SAMPLING_TIMER",
     "EPISODE_LEN_MEAN",
     "EPISODE_RETURN_MEAN",
+    "EPISODE_STATS",
     "LEARNER_RESULTS",
     "LEARNER_UPDATE_TIMER",
     "NEXT_OBS",
@@ -160,6 +166,20 @@ QF_TARGET_NEXT_PREDS = "qf_target_next_preds"
 
 #: Learner's total-loss metric key.
 TOTAL_LOSS_KEY = "total_loss"
+
+#: What RLlib's ``SingleAgentEnvRunner._log_episode_metrics`` logs per finished episode:
+#: each stat's key and which of (length, return, seconds) it takes.
+EPISODE_STATS: tuple[tuple[Any, int], ...] = (
+    (EPISODE_LEN_MEAN, 0),
+    (EPISODE_RETURN_MEAN, 1),
+    (EPISODE_DURATION_SEC_MEAN, 2),
+    (("agent_episode_return_mean", DEFAULT_AGENT_ID), 1),
+    (("module_episode_return_mean", DEFAULT_MODULE_ID), 1),
+    (EPISODE_LEN_MIN, 0),
+    (EPISODE_RETURN_MIN, 1),
+    (EPISODE_LEN_MAX, 0),
+    (EPISODE_RETURN_MAX, 1),
+)
 
 #: Uniform (not prioritised) episode replay buffer of the new API stack.
 REPLAY_BUFFER_TYPE = "EpisodeReplayBuffer"

@@ -7,6 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
@@ -250,12 +252,31 @@ def test_both_algorithms_train_through_either_runner(ray_session, algo, fast):
     assert out.losses and all(np.isfinite(v) for v in out.losses.values())
 
 
-def test_one_step_transitions_of_a_rollout_equal_the_per_piece_ones():
-    rng = np.random.default_rng(3)
-    valid = rng.random((12, 3)) > 0.1
-    done = (rng.random((12, 3)) > 0.8) & valid
-    ro = _rollout(valid, done, rng.standard_normal((12, 3)), term=done & (rng.random((12, 3)) > 0.5))
-    (fast,) = rollout_transitions(ro, n_step=1, gamma=0.9)
+@settings(max_examples=60, deadline=None)
+@given(
+    t_len=st.integers(1, 12),
+    n=st.integers(1, 5),
+    p_done=st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_one_step_transitions_of_a_rollout_equal_the_per_piece_ones(t_len, n, p_done, seed):
+    rng = np.random.default_rng(seed)
+    # As the runner records them: a copy's step after an episode end is its autoreset (invalid),
+    # and a copy may start the call with an autoreset left from the previous one.
+    done = np.zeros((t_len, n), dtype=bool)
+    valid = np.zeros((t_len, n), dtype=bool)
+    pending = rng.random(n) < 0.3
+    for t in range(t_len):
+        valid[t] = ~pending
+        done[t] = valid[t] & (rng.random(n) < p_done)
+        pending = done[t]
+    ro = _rollout(valid, done, rng.standard_normal((t_len, n)), term=done & (rng.random((t_len, n)) > 0.5))
+    ro.actions = rng.integers(0, 5, (t_len, n))
+    got = list(rollout_transitions(ro, n_step=1, gamma=0.9))
+    if not valid.any():
+        assert got == []
+        return
+    (fast,) = got
     from cappuccino_ray.agents.replay import nstep_transitions
 
     slow = [
@@ -271,3 +292,32 @@ def test_one_step_transitions_of_a_rollout_equal_the_per_piece_ones():
     ]
     for key in fast:
         np.testing.assert_array_equal(fast[key], np.concatenate([c[key] for c in slow]), err_msg=key)
+
+
+@pytest.mark.slow
+def test_episode_metrics_equal_rllibs_one_by_one_logging(ray_session):
+    # Two rounds of finished episodes: more than the stats' window, then fewer.
+    rng = np.random.default_rng(0)
+    rounds = [
+        (rng.integers(1, 50, k).tolist(), rng.standard_normal(k).tolist(), rng.random(k).tolist())
+        for k in (250, 12)
+    ]
+    batched, one_by_one = (VectorEnvRunner(config=_config("ppo")) for _ in range(2))
+    assert 12 < batched.config.metrics_num_episodes_for_smoothing < 250
+    keys = [key if isinstance(key, tuple) else (key,) for key, _ in rl.EPISODE_STATS]
+    for lengths, returns, seconds in rounds:
+        batched._done_lengths += lengths
+        batched._done_returns += returns
+        batched._done_seconds += seconds
+        got = batched.get_metrics()
+        for episode in zip(lengths, returns, seconds, strict=True):
+            one_by_one._log_episode_metrics(*episode)
+        want = rl.SingleAgentEnvRunner.get_metrics(one_by_one)
+        for key in keys:
+            g, w = got, want
+            for part in key:
+                g, w = g[part], w[part]
+            assert float(g) == float(w), key
+    # The second round by hand: its 12 episodes, nothing carried over from the first.
+    assert float(got[rl.EPISODE_RETURN_MEAN]) == pytest.approx(np.mean(rounds[1][1]))
+    assert float(got["episode_len_max"]) == max(rounds[1][0])
