@@ -110,6 +110,7 @@ __all__ = [
     "TOTAL_LOSS_KEY",
     "VALUE_TARGETS",
     "VF_LOSS_KEY",
+    "WEIGHTS_SEQ_NO",
     "Algorithm",
     "AlgorithmConfig",
     "ConfigDictOnce",

@@ -164,7 +164,7 @@ def test_learner_clips_by_the_global_norm_and_zeroes_nan_gradients(ray_session):
 
 
 @pytest.mark.slow
-def test_lean_gradients_are_rllibs_and_forward_train_sets_train_mode_once(ray_session):
+def test_lean_gradients_are_rllibs_and_forward_train_sets_train_mode_once(ray_session):  # and off-policyness
     algo = _algo("ppo", train_batch_size=128, minibatch_size=64)
     try:
         learner = algo.learner_group._learner
@@ -191,6 +191,16 @@ def test_lean_gradients_are_rllibs_and_forward_train_sets_train_mode_once(ray_se
         module.train = lambda mode=True: calls.append(mode)  # type: ignore[method-assign]
         out = module.forward_train({rl.OBS: obs})
         assert calls == [] and out[rl.ACTION_DIST_INPUTS].shape[0] == 4
+
+        # Off-policyness: logged as RLlib logs it when the batch carries the sampler's weight
+        # numbers, and nothing (as with RLlib) when it does not.
+        gap = (rl.DEFAULT_MODULE_ID, "diff_num_grad_updates_vs_sampler_policy")
+        learner._weights_seq_no = 7
+        learner._compute_off_policyness({rl.DEFAULT_MODULE_ID: {rl.OBS: obs}})
+        assert learner.metrics.peek(gap, default="absent") == "absent"
+        seq = torch.tensor([5, 6, 7, 7])
+        learner._compute_off_policyness({rl.DEFAULT_MODULE_ID: {rl.OBS: obs, rl.WEIGHTS_SEQ_NO: seq}})
+        assert float(learner.metrics.peek(gap)) == pytest.approx(0.75)
     finally:
         algo.stop()
 
