@@ -19,6 +19,13 @@ shares):
 - iteration bookkeeping: everything else in ``Algorithm.train()`` (RLlib's
   and Tune's per-iteration results, the runner's metrics reduce).
 
+The same clock then splits SB3's PPO and DQN on the project's vector env
+(``bench_train.py``'s contenders) into env step, the rest of its rollout
+collection (forward, draw, its buffers and callbacks) and its learner
+(``train``: minibatches, loss, backward, clipping, optimizer): what a 1.5x
+lead over SB3 leaves for each of the project's pieces. Needs the ``bench``
+extra.
+
 Figures are ms per 4,096 env steps (PPO: one batch) and per 512 env steps
 (double-DQN: one sample call of 16 x 32 steps and its two updates). Run:
 ``.venv/bin/python bench/bench_iteration.py`` (``--quick``: fewer iterations).
@@ -36,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_train import DQN_HP, PPO_HP, _env_config  # bench/ is the script folder: first on sys.path
+from bench_train import DQN_HP, PPO_HP, _env_config, sb3_model  # bench/ is first on sys.path
 from figures import print_figures
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -104,6 +111,24 @@ def _profile(algo_name: str, iterations: int) -> tuple[dict[str, float], int]:
     return s, steps
 
 
+def _profile_sb3(algo_name: str, steps: int) -> tuple[dict[str, float], int]:
+    """Seconds in SB3's env step, rollout collection and learner over ``steps`` env steps, after a warm-up."""
+    model = sb3_model(algo_name, _env_config(3000, algo_name != "ppo"))
+    model.learn(total_timesteps=steps // 4, reset_num_timesteps=False)  # past DQN's learning_starts
+    clock = _Clock()
+    model.env.step_wait = clock.wrap("env step", model.env.step_wait)
+    model.collect_rollouts = clock.wrap("rollout", model.collect_rollouts)
+    model.train = clock.wrap("learner update", model.train)
+    start = model.num_timesteps
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    total = time.perf_counter() - t0
+    s = clock.seconds
+    s["rollout (rest)"] = s.pop("rollout") - s["env step"]
+    s["total"] = total
+    return s, int(model.num_timesteps - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
@@ -127,6 +152,14 @@ def main() -> None:
             figures[f"{algo_name}_{key}_ms_per_{per}_steps"] = round(ms, 2)
         figures[f"{algo_name}_env_steps_per_s"] = round(steps / seconds["total"])
     ray.shutdown()
+    for algo_name, per in (("ppo", 4096), ("dqn", 512)):
+        seconds, steps = _profile_sb3(algo_name, 40_960 if args.quick else 163_840)
+        name = f"sb3_{algo_name}"
+        for piece, sec in seconds.items():
+            ms = 1000.0 * sec * per / steps
+            rows.append((name, piece, ms))
+            key = piece.replace(" (rest)", "_rest").replace(" ", "_")
+            figures[f"{name}_{key}_ms_per_{per}_steps"] = round(ms, 2)
     print(f"{'algorithm':<10}{'piece':<24}{'ms':>8}{'share':>8}")
     totals = {a: ms for a, p, ms in rows if p == "total"}
     for algo_name, piece, ms in rows:

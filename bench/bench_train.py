@@ -84,8 +84,8 @@ def _project(algo_name: str, env_config: dict[str, Any], fast: bool) -> Callable
     return run
 
 
-def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Callable[[int], int]:
-    """A function that trains one SB3 model for ``n`` more env steps (returns the steps done)."""
+def sb3_model(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Any:
+    """An SB3 PPO or DQN with the bench's networks, batch and epochs on the project's env, no logging."""
     from sb3_vecenv import ProjectVecEnv
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.logger import Logger
@@ -135,6 +135,12 @@ def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Cal
 
     # A logger with no outputs: SB3's default makes an empty SB3-<date> folder in /tmp per model.
     model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
+def _sb3(algo_name: str, env_config: dict[str, Any], dummy: bool = False) -> Callable[[int], int]:
+    """A function that trains one SB3 model for ``n`` more env steps (returns the steps done)."""
+    model = sb3_model(algo_name, env_config, dummy)
 
     def run(n: int) -> int:
         start = model.num_timesteps
