@@ -318,8 +318,11 @@ def continuous_weights(actions: np.ndarray, out: np.ndarray) -> None:
     for b in range(n_copies):
         total = 0.0
         for i in range(n):
-            x = float(actions[b, i])
-            x = 0.0 if not x > 0.0 else (1.0 if x > 1.0 else x)
+            # min/max compile to branch-free instructions: a branch on the action's sign was
+            # mispredicted about half the time (3x the cost on random actions). They pass NaN
+            # and -0.0 through, so ``+ 0.0`` turns -0.0 into 0.0 and NaN is set to 0 after.
+            x = min(max(float(actions[b, i]), 0.0), 1.0) + 0.0
+            x = 0.0 if x != x else x
             out[b, i] = x
             total += x
         total = max(total, 1.0)

@@ -113,3 +113,35 @@ def test_no_look_ahead(t, seed):
         outs.append(seq)
     for a, b in zip(*outs, strict=True):
         assert np.array_equal(a[0], b[0]) and a[1:] == b[1:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True, width=32),
+                st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5]),
+            ),
+            min_size=1,
+            max_size=9,
+        ),
+        min_size=1,
+        max_size=6,
+    ).filter(lambda rs: len({len(r) for r in rs}) == 1),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_continuous_actions_map_to_clipped_weights_scaled_to_at_most_one(rows, dtype):
+    from cappuccino_ray.env.spaces import continuous_to_weights
+
+    actions = np.array(rows, dtype=dtype)
+    got = continuous_to_weights(actions)
+    # By hand: NaN counts as 0, clip to [0, 1], divide by max(1, the sum in asset order).
+    for b, row in enumerate(actions.tolist()):
+        clipped = [0.0 if not x > 0.0 else min(x, 1.0) for x in row]
+        total = 0.0
+        for x in clipped:
+            total += x
+        want = [x / max(total, 1.0) for x in clipped]
+        assert got[b].tolist() == want
+        assert not np.signbit(got[b]).any()  # no -0.0 targets
