@@ -387,13 +387,17 @@ class MarketCore:
         return self.result(buf)
 
     def result(self, buffers: StepBuffers) -> StepResult:
-        """The outcome in ``buffers`` (views of them) with copies of the weights and bars."""
+        """The outcome in ``buffers`` (views of them) with copies of the weights and bars.
+
+        The weights are a copy of the account-major state, shown ``(n, B)`` as
+        the state is (its transpose is the vector env's C-contiguous ``(B, n)``).
+        """
         out, out_int = buffers.out, buffers.out_int
         return StepResult(
             reward=out[0],
             value=out[1],
             cash=out[2],
-            weights=self.weights.copy(),
+            weights=self._weights.copy().T,
             fees=out[3],
             traded=out[4],
             n_trades=out_int[0],

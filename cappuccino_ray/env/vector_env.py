@@ -127,7 +127,8 @@ class CryptoTradingVectorEnv(VectorEnv):
         core.advance(self.targets(actions), buf)
         reward = buf.out[0]
         truncated = buf.done
-        info = _batch_info(info_columns(core.result(buf))) if self.setup.info else {}
+        # The step's buffers are this step's own, and the result copies the state: no more copies.
+        info = _batch_info(info_columns(core.result(buf)), copy=False) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
         # Copies reset this step stepped a finished episode: their results, forced sales too, are void.
         n_forced = buf.out_int[2]  # forced sales per copy, counted by the kernel
@@ -145,9 +146,17 @@ class CryptoTradingVectorEnv(VectorEnv):
         return self._observe(), reward, terminated, truncated, info
 
 
-def _batch_info(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The vector info of :func:`info_columns`: copies, ``(num_envs, ...)``, with all-true ``_key`` masks."""
-    info: dict[str, Any] = {key: a.T.copy() if a.ndim == 2 else a.copy() for key, a in columns.items()}
+def _batch_info(columns: Mapping[str, np.ndarray], *, copy: bool = True) -> dict[str, Any]:
+    """The vector info of :func:`info_columns`, ``(num_envs, ...)``, with all-true ``_key`` masks.
+
+    ``copy=False`` takes the arrays as they are (transposed views for the
+    per-asset ones): only for columns that are the caller's own and distinct
+    arrays (a step's fresh buffers and the result's copies).
+    """
+    if copy:
+        info: dict[str, Any] = {key: a.T.copy() if a.ndim == 2 else a.copy() for key, a in columns.items()}
+    else:
+        info = {key: a.T if a.ndim == 2 else a for key, a in columns.items()}
     mask = np.ones(len(info["bar"]), dtype=bool)
     info.update({f"_{k}": mask for k in list(info)})
     return info

@@ -32,12 +32,19 @@ def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
     rng = np.random.default_rng(0)
     ended = np.zeros(n, dtype=bool)
     n_resets = 0
+    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for _ in range(120):
         if mode == "continuous":
             acts = rng.uniform(-1, 1, (n, 7)).astype(np.float32)
         else:
             acts = rng.integers(0, 70, n)
         obs, rew, term, trunc, info = venv.step(acts)
+        # A step's info arrays are its own: the next step changes none of them, and no two share memory.
+        for key, (array, then) in kept.items():
+            assert np.array_equal(array, then), key
+        kept = {k: (v, v.copy()) for k, v in info.items() if not k.startswith("_")}
+        arrays = [v for v, _ in kept.values()] + [rew, trunc]
+        assert not any(np.shares_memory(a, b) for j, a in enumerate(arrays) for b in arrays[:j])
         for i, env in enumerate(singles):
             if ended[i]:
                 o, si = env.reset()
