@@ -141,7 +141,7 @@ class CryptoTradingVectorEnv(VectorEnv):
                 fresh = reset_result(core, rows)
                 for key, a in info_columns(fresh).items():
                     info[key][rows] = a.T if a.ndim == 2 else a
-        self._autoreset = truncated
+        self._autoreset = truncated.copy()  # the returned array is the caller's: reset() must not clear it
         terminated = np.zeros(self.num_envs, dtype=bool)
         return self._observe(), reward, terminated, truncated, info
 

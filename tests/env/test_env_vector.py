@@ -65,6 +65,20 @@ def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
     assert venv.forced_sales_total == forced_singles  # real steps only, not the autoreset ones
 
 
+def test_a_returned_truncation_array_is_left_alone_by_a_reset(small_config):
+    cfg = {**small_config, "settings": {**small_config["settings"], "episode_bars": 5}}
+    venv = CryptoTradingVectorEnv(num_envs=3, env_config=cfg)
+    venv.reset(seed=0)
+    for _ in range(10):
+        trunc = venv.step(np.zeros((3, 7), dtype=np.float32))[3]
+        if trunc.any():
+            break
+    assert trunc.any()
+    kept = trunc.copy()
+    venv.reset(seed=1)
+    assert np.array_equal(trunc, kept)
+
+
 def test_forced_sales_total_counts_real_steps_only(small_config):
     """Held positions are force-sold; the total counts each copy's real steps, not its autoresets."""
     # 1h bars and a 1-day limit: a position held from an episode's start is force-sold at its 25th bar.
