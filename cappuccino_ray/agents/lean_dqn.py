@@ -43,7 +43,9 @@ def _one_step_transitions(rollout: Rollout) -> Iterator[dict[str, np.ndarray]]:
     end at or after it (or to the copy's running piece). Sorting the valid
     steps by (that piece's :func:`segments` key, copy, step) lists the pieces
     in :func:`segments`' order and each piece's steps in time order, without
-    a Python loop over the copies.
+    a Python loop over the copies. That holds for rollouts as the runner
+    records them, where a step is invalid only as a copy's autoreset: right
+    after its episode ended, or first in a call that continues one.
     """
     valid = rollout.valid
     t_len = valid.shape[0]

@@ -302,9 +302,20 @@ def test_episode_metrics_equal_rllibs_one_by_one_logging(ray_session):
         (rng.integers(1, 50, k).tolist(), rng.standard_normal(k).tolist(), rng.random(k).tolist())
         for k in (250, 12)
     ]
-    batched, one_by_one = (VectorEnvRunner(config=_config("ppo")) for _ in range(2))
+    batched, one_by_one, probe = (VectorEnvRunner(config=_config("ppo")) for _ in range(3))
     assert 12 < batched.config.metrics_num_episodes_for_smoothing < 250
     keys = [key if isinstance(key, tuple) else (key,) for key, _ in rl.EPISODE_STATS]
+
+    def leaves(tree: dict, path: tuple = ()) -> set[tuple]:
+        out: set[tuple] = set()
+        for k, v in tree.items():
+            out |= leaves(v, (*path, k)) if isinstance(v, dict) else {(*path, k)}
+        return out
+
+    # The table holds every stat RLlib's per-episode logging creates, no more.
+    before = leaves(probe.metrics.stats)
+    probe._log_episode_metrics(3, 1.5, 0.25)
+    assert leaves(probe.metrics.stats) - before == set(keys)
     for lengths, returns, seconds in rounds:
         batched._done_lengths += lengths
         batched._done_returns += returns
