@@ -26,6 +26,12 @@ collection (forward, draw, its buffers and callbacks) and its learner
 lead over SB3 leaves for each of the project's pieces. Needs the ``bench``
 extra.
 
+Last, one learner minibatch step of each algorithm (PPO: 1,024 rows;
+double-DQN: 256 transitions) is timed twice on the same minibatch: RLlib's
+learner step, and the same step written in plain torch (``plain_steps.py``:
+the same networks, loss terms, clipping and fused Adam, no bookkeeping), the
+floor of any learner of these networks. These two rows are ms per step.
+
 Figures are ms per 4,096 env steps (PPO: one batch) and per 512 env steps
 (double-DQN: one sample call of 16 x 32 steps and its two updates). Run:
 ``.venv/bin/python bench/bench_iteration.py`` (``--quick``: fewer iterations).
@@ -35,6 +41,7 @@ The last line is a JSON object of the figures.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -101,14 +108,66 @@ def _profile(algo_name: str, iterations: int) -> tuple[dict[str, float], int]:
             result = algo.train()
         total = time.perf_counter() - t0
         steps = rl.steps_sampled(result) - start
+        s = dict(clock.seconds)  # before the minibatch timing samples again through the wrappers
+        rl.learner_update, rl.sync_runner_weights = saved
+        floor = _minibatch_steps(algo, algo_name)
     finally:
         rl.learner_update, rl.sync_runner_weights = saved
         algo.stop()
-    s = clock.seconds
     s["runner bookkeeping"] = s.pop("sampling") - s["env step"] - s["forward + draw"]
     s["iteration bookkeeping"] = total - sum(s.values())
     s["total"] = total
-    return s, steps
+    return {**s, **floor}, steps
+
+
+#: The rows of :func:`_minibatch_steps` (ms of one minibatch step) and their JSON key parts.
+_STEP_ROWS = ("minibatch step, RLlib's learner", "minibatch step, plain torch")
+_STEP_KEYS = ("minibatch_step_rllib", "minibatch_step_plain_torch")
+
+
+def _minibatch_steps(algo: Any, algo_name: str) -> dict[str, float]:
+    """Seconds of one learner minibatch step, RLlib's and in plain torch (``plain_steps.py``), best of 5.
+
+    Both run on the same minibatch of the trained algorithm (PPO: 1,024 rows of
+    a fresh batch; double-DQN: 256 replayed transitions), interleaved. Keys end
+    in ``(1 step)``: they are not scaled to the env steps.
+    """
+    import numpy as np
+    import plain_steps
+
+    from cappuccino_ray.agents import rllib_names as rl
+    from cappuccino_ray.agents.lean_dqn import _FLAT_TO_RLLIB
+
+    learner = algo.learner_group._learner
+    module = rl.learner_module(algo)
+    if algo_name == "ppo":
+        runner = algo.env_runner_group.local_env_runner
+        columns = algo._batch(runner.sample_arrays(num_timesteps=PPO_HP["train_batch_size"]))
+        rows = PPO_HP["minibatch_size"]
+        plain = plain_steps.ppo_step(algo, module)
+    else:
+        rows = DQN_HP["train_batch_size"]
+        columns = {_FLAT_TO_RLLIB[k]: v for k, v in algo.flat_replay.sample(rows).items()}
+        columns["weights"] = np.ones(rows, dtype=np.float32)
+        plain = plain_steps.ddqn_step(algo, module)
+    mb = {}
+    for key, value in columns.items():
+        t = torch.from_numpy(np.ascontiguousarray(value[:rows]))
+        mb[key] = t.float() if t.dtype == torch.float64 else t
+    contenders = {
+        _STEP_ROWS[0]: lambda: learner._update({rl.DEFAULT_MODULE_ID: mb}),
+        _STEP_ROWS[1]: lambda: plain(mb),
+    }
+    best = dict.fromkeys(contenders, math.inf)
+    for _ in range(5):
+        for name, fn in contenders.items():
+            for _ in range(20):
+                fn()
+            t0 = time.perf_counter()
+            for _ in range(100):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) / 100)
+    return best
 
 
 def _profile_sb3(algo_name: str, steps: int) -> tuple[dict[str, float], int]:
@@ -146,10 +205,14 @@ def main() -> None:
     for algo_name, per, iterations in (("ppo", 4096, 5), ("ddqn", 512, 12)):
         seconds, steps = _profile(algo_name, 2 if args.quick else iterations)
         for piece, sec in seconds.items():
-            ms = 1000.0 * sec * per / steps
+            if piece in _STEP_ROWS:
+                ms = 1000.0 * sec
+                figures[f"{algo_name}_{_STEP_KEYS[_STEP_ROWS.index(piece)]}_ms"] = round(ms, 3)
+            else:
+                ms = 1000.0 * sec * per / steps
+                key = piece.replace(" + ", "_").replace(" ", "_")
+                figures[f"{algo_name}_{key}_ms_per_{per}_steps"] = round(ms, 2)
             rows.append((algo_name, piece, ms))
-            key = piece.replace(" + ", "_").replace(" ", "_")
-            figures[f"{algo_name}_{key}_ms_per_{per}_steps"] = round(ms, 2)
         figures[f"{algo_name}_env_steps_per_s"] = round(steps / seconds["total"])
     ray.shutdown()
     for algo_name, per in (("ppo", 4096), ("dqn", 512)):
@@ -160,11 +223,11 @@ def main() -> None:
             rows.append((name, piece, ms))
             key = piece.replace(" (rest)", "_rest").replace(" ", "_")
             figures[f"{name}_{key}_ms_per_{per}_steps"] = round(ms, 2)
-    print(f"{'algorithm':<10}{'piece':<24}{'ms':>8}{'share':>8}")
+    print(f"{'algorithm':<10}{'piece':<34}{'ms':>8}{'share':>8}")
     totals = {a: ms for a, p, ms in rows if p == "total"}
     for algo_name, piece, ms in rows:
-        share = "" if piece == "total" else f"{100 * ms / totals[algo_name]:.0f} %"
-        print(f"{algo_name:<10}{piece:<24}{ms:>8.2f}{share:>8}")
+        share = "" if piece == "total" or piece in _STEP_ROWS else f"{100 * ms / totals[algo_name]:.0f} %"
+        print(f"{algo_name:<10}{piece:<34}{ms:>8.2f}{share:>8}")
     print_figures(figures, "figure")
 
 
