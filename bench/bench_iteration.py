@@ -109,7 +109,6 @@ def _profile(algo_name: str, iterations: int) -> tuple[dict[str, float], int]:
         total = time.perf_counter() - t0
         steps = rl.steps_sampled(result) - start
         s = dict(clock.seconds)  # before the minibatch timing samples again through the wrappers
-        rl.learner_update, rl.sync_runner_weights = saved
         floor = _minibatch_steps(algo, algo_name)
     finally:
         rl.learner_update, rl.sync_runner_weights = saved
@@ -136,7 +135,7 @@ def _minibatch_steps(algo: Any, algo_name: str) -> dict[str, float]:
     import plain_steps
 
     from cappuccino_ray.agents import rllib_names as rl
-    from cappuccino_ray.agents.lean_dqn import _FLAT_TO_RLLIB
+    from cappuccino_ray.agents.lean_dqn import replay_columns
 
     learner = algo.learner_group._learner
     module = rl.learner_module(algo)
@@ -147,8 +146,7 @@ def _minibatch_steps(algo: Any, algo_name: str) -> dict[str, float]:
         plain = plain_steps.ppo_step(algo, module)
     else:
         rows = DQN_HP["train_batch_size"]
-        columns = {_FLAT_TO_RLLIB[k]: v for k, v in algo.flat_replay.sample(rows).items()}
-        columns["weights"] = np.ones(rows, dtype=np.float32)
+        columns = replay_columns(algo.flat_replay, rows)
         plain = plain_steps.ddqn_step(algo, module)
     mb = {}
     for key, value in columns.items():

@@ -23,7 +23,7 @@ from cappuccino_ray.agents import rllib_names as rl
 from cappuccino_ray.agents.env_runner import Rollout, VectorEnvRunner, segments
 from cappuccino_ray.agents.replay import FlatReplayBuffer, nstep_transitions
 
-__all__ = ["LeanDQN", "rollout_transitions"]
+__all__ = ["LeanDQN", "replay_columns", "rollout_transitions"]
 
 #: :class:`FlatReplayBuffer` column -> RLlib's train-batch column.
 _FLAT_TO_RLLIB = {
@@ -34,6 +34,13 @@ _FLAT_TO_RLLIB = {
     "terminateds": rl.TERMINATEDS,
     "n_step": "n_step",
 }
+
+
+def replay_columns(buffer: FlatReplayBuffer, n: int) -> dict[str, np.ndarray]:
+    """``n`` transitions drawn from ``buffer`` as RLlib's DQN learner's train-batch columns (unit weights)."""
+    columns = {_FLAT_TO_RLLIB[k]: v for k, v in buffer.sample(n).items()}
+    columns["weights"] = np.ones(n, dtype=np.float32)
+    return columns
 
 
 def _one_step_transitions(rollout: Rollout) -> Iterator[dict[str, np.ndarray]]:
@@ -222,8 +229,7 @@ class LeanDQN(rl.ConfigDictOnce, rl.DQN):
         if n_updates == 0:
             return None
         me._updates_owed -= n_updates
-        data = {_FLAT_TO_RLLIB[k]: v for k, v in me.flat_replay.sample(n_updates * size).items()}
-        data["weights"] = np.ones(n_updates * size, dtype=np.float32)
+        data = replay_columns(me.flat_replay, n_updates * size)
         agent_steps = me.metrics.peek(
             (rl.ENV_RUNNER_RESULTS, rl.NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}
         )

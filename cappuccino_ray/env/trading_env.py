@@ -66,18 +66,19 @@ def reset_result(core: MarketCore, rows: np.ndarray) -> StepResult:
     """What accounts ``rows`` report right after a reset: all cash, nothing traded, the entry rate.
 
     The benchmark has not been marked yet: it reports the portfolio's value.
+    ``rows`` is an index array, so every array is new and none shares memory
+    with another or with the core.
     """
     n, k = core.n_assets, len(rows)
     vol = core.volume_30d()[rows]
     rates = core.fee_model.rates(vol)
-    zeros = np.zeros(k)
     return StepResult(
-        reward=zeros,
+        reward=np.zeros(k),
         value=core.value[rows],
         cash=core.cash[rows],
         weights=np.zeros((n, k)),
-        fees=zeros,
-        traded=zeros,
+        fees=np.zeros(k),
+        traded=np.zeros(k),
         n_trades=np.zeros(k, dtype=np.int64),
         forced=np.zeros((n, k), dtype=bool),
         tier=rates.tier,

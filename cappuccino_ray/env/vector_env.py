@@ -114,7 +114,7 @@ class CryptoTradingVectorEnv(VectorEnv):
         elif self._rngs is None:
             self._rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
         self._reset_rows(self._all)
-        self._autoreset[:] = False
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)  # rebound: the last step returned the old one
         if not self.setup.info:
             return self._observe(), {}
         res = reset_result(self._core, self._all)
@@ -127,8 +127,7 @@ class CryptoTradingVectorEnv(VectorEnv):
         core.advance(self.targets(actions), buf)
         reward = buf.out[0]
         truncated = buf.done
-        # The step's buffers are this step's own, and the result copies the state: no more copies.
-        info = _batch_info(info_columns(core.result(buf)), copy=False) if self.setup.info else {}
+        info = _batch_info(info_columns(core.result(buf))) if self.setup.info else {}
         rows = np.nonzero(self._autoreset)[0]
         # Copies reset this step stepped a finished episode: their results, forced sales too, are void.
         n_forced = buf.out_int[2]  # forced sales per copy, counted by the kernel
@@ -141,22 +140,20 @@ class CryptoTradingVectorEnv(VectorEnv):
                 fresh = reset_result(core, rows)
                 for key, a in info_columns(fresh).items():
                     info[key][rows] = a.T if a.ndim == 2 else a
-        self._autoreset = truncated.copy()  # the returned array is the caller's: reset() must not clear it
+        self._autoreset = truncated
         terminated = np.zeros(self.num_envs, dtype=bool)
         return self._observe(), reward, terminated, truncated, info
 
 
-def _batch_info(columns: Mapping[str, np.ndarray], *, copy: bool = True) -> dict[str, Any]:
+def _batch_info(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """The vector info of :func:`info_columns`, ``(num_envs, ...)``, with all-true ``_key`` masks.
 
-    ``copy=False`` takes the arrays as they are (transposed views for the
-    per-asset ones): only for columns that are the caller's own and distinct
-    arrays (a step's fresh buffers and the result's copies).
+    The arrays are taken as they are (per-asset ones transposed): both sources
+    give arrays of their own, none shared with the core or another key (a
+    step's fresh buffers and the result's copies; :func:`reset_result`'s new
+    arrays).
     """
-    if copy:
-        info: dict[str, Any] = {key: a.T.copy() if a.ndim == 2 else a.copy() for key, a in columns.items()}
-    else:
-        info = {key: a.T if a.ndim == 2 else a for key, a in columns.items()}
+    info: dict[str, Any] = {key: a.T if a.ndim == 2 else a for key, a in columns.items()}
     mask = np.ones(len(info["bar"]), dtype=bool)
     info.update({f"_{k}": mask for k in list(info)})
     return info

@@ -26,6 +26,8 @@ def test_vector_equals_single_envs_exactly(small_config, mode, volume_max):
     forced_singles = 0
     singles = [CryptoTradingEnv(cfg) for _ in range(n)]
     obs, vinfo = venv.reset(seed=10)
+    arrays = [v for k, v in vinfo.items() if not k.startswith("_")]  # the reset's info arrays are its own too
+    assert not any(np.shares_memory(a, b) for j, a in enumerate(arrays) for b in arrays[:j])
     for i, env in enumerate(singles):
         o, info = env.reset(seed=10 + i)
         assert np.array_equal(obs[i], o) and vinfo["bar"][i] == info["bar"]
